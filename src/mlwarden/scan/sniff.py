@@ -1,0 +1,127 @@
+"""Format detection from bytes. Extensions are only a hint for formats without magic bytes.
+
+``sniff`` returns every interpretation a loader could take of the same bytes, most specific
+first, so that a polyglot (a pickle that is also a zip) is scanned both ways.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import BinaryIO
+
+HEAD_BYTES = 4096
+TAIL_BYTES = 65536 + 22
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"\x93NUMPY", "npy"),
+    (b"GGUF", "gguf"),
+    (b"\x89HDF\r\n\x1a\n", "hdf5"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+)
+_PICKLE_PROTOCOL_MAX = 5
+_TEXT_CODE_SUFFIXES = (".py",)
+
+
+def _is_zlib(head: bytes) -> bool:
+    if len(head) < 2 or head[0] & 0x0F != 8 or head[0] >> 4 > 7:
+        return False
+    return (head[0] * 256 + head[1]) % 31 == 0 and not head[1] & 0x20
+
+
+def _is_bz2(head: bytes) -> bool:
+    return head[:3] == b"BZh" and head[3:4] in {bytes([c]) for c in b"123456789"}
+
+
+def _is_lzma_alone(head: bytes) -> bool:
+    # props byte 0x5d (lc=3, lp=0, pb=2, the only one xz/liblzma writes) + dict size.
+    return len(head) >= 13 and head[0] == 0x5D and head[1:5] != b"\x00\x00\x00\x00"
+
+
+def _is_safetensors(head: bytes, size: int | None) -> bool:
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and (size is None or 8 + n <= size)
+
+
+def _is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _is_onnx(head: bytes, name: str) -> bool:
+    if name.lower().endswith((".onnx", ".ort")):
+        return True
+    # ModelProto written by onnx starts with ir_version (field 1, varint) then another field.
+    return (
+        len(head) >= 4
+        and head[0] == 0x08
+        and 1 <= head[1] <= 15
+        and head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
+    )
+
+
+def _is_json(head: bytes) -> bool:
+    stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
+    return stripped[:1] in (b"{", b"[")
+
+
+def _is_pickle(head: bytes) -> bool:
+    if len(head) >= 2 and head[0] == 0x80:
+        return head[1] <= _PICKLE_PROTOCOL_MAX
+    from mlwarden.scan.pickle_vm import looks_like_pickle
+
+    return looks_like_pickle(head)
+
+
+def sniff(head: bytes, name: str = "", size: int | None = None, tail: bytes = b"") -> list[str]:
+    """Return the formats the bytes can be read as (may be empty, may be several)."""
+    found: list[str] = [fmt for magic, fmt in _MAGIC if head.startswith(magic)]
+    lower = name.lower()
+    if not found:
+        found.extend(_sniff_headerless(head, lower, size))
+    if b"PK\x05\x06" in tail and "zip" not in found:
+        found.append("zip")  # data prepended to a zip: still a valid zip for most readers
+    return found
+
+
+def _sniff_headerless(head: bytes, lower: str, size: int | None) -> list[str]:
+    if _is_bz2(head):
+        return ["bz2"]
+    if _is_tar(head):
+        return ["tar"]
+    if _is_safetensors(head, size):
+        return ["safetensors"]
+    if lower.endswith("saved_model.pb") or lower.endswith(".pb") and _looks_protobuf(head):
+        return ["tf-savedmodel"]
+    if _is_onnx(head, lower):
+        return ["onnx"]
+    if _is_pickle(head):
+        return ["pickle"]
+    if _is_zlib(head):
+        return ["zlib"]
+    if _is_lzma_alone(head):
+        return ["lzma"]
+    if lower.endswith(_TEXT_CODE_SUFFIXES):
+        return ["python-source"]
+    if _is_json(head):
+        return ["json"]
+    return []
+
+
+def _looks_protobuf(head: bytes) -> bool:
+    return bool(head) and head[0] in (0x08, 0x12)
+
+
+def read_head_tail(stream: BinaryIO, size: int | None) -> tuple[bytes, bytes]:
+    """Read the first ``HEAD_BYTES`` and (for seekable streams) the last ``TAIL_BYTES``."""
+    head = stream.read(HEAD_BYTES)
+    tail = b""
+    if size is not None and size > len(head) and stream.seekable():
+        stream.seek(max(0, size - TAIL_BYTES))
+        tail = stream.read(TAIL_BYTES)
+    return head, tail
