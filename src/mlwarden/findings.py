@@ -11,14 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
-from functools import total_ordering
 
 from mlwarden._version import __version__
 
 _SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
 
 
-@total_ordering
 class Severity(str, Enum):
     """How bad a finding is, from ``info`` to ``critical``; instances compare by rank."""
 
@@ -32,10 +30,19 @@ class Severity(str, Enum):
     def rank(self) -> int:
         return _SEVERITY_ORDER.index(self.value)
 
+    # NOTE: str already defines the rich comparisons, so total_ordering would fill in
+    # nothing: each one is spelled out to compare by rank, not alphabetically.
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < _rank_of(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.rank <= _rank_of(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.rank > _rank_of(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.rank >= _rank_of(other)
 
     @classmethod
     def parse(cls, text: str) -> Severity:
@@ -46,6 +53,12 @@ class Severity(str, Enum):
             raise ValueError(
                 f"unknown severity {text!r}; choose one of {', '.join(_SEVERITY_ORDER)}"
             ) from None
+
+
+def _rank_of(other: object) -> int:
+    if not isinstance(other, Severity):
+        raise TypeError(f"cannot compare Severity with {type(other).__name__}")
+    return other.rank
 
 
 class Confidence(str, Enum):
@@ -66,6 +79,7 @@ class Location:
 
     path: str
     member: str | None = None
+    #: 1-based line and column (SARIF and the JSON schema require 1-based values).
     line: int | None = None
     column: int | None = None
     offset: int | None = None

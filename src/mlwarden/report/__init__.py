@@ -1,0 +1,21 @@
+"""Report renderers: JSON (with a checked-in JSON Schema) and SARIF 2.1.0."""
+
+from mlwarden.report.json_report import (
+    SCHEMA_VERSION,
+    load_report_schema,
+    report_to_dict,
+    to_json,
+)
+from mlwarden.report.render import FORMATS, render
+from mlwarden.report.sarif import to_sarif, to_sarif_dict
+
+__all__ = [
+    "FORMATS",
+    "SCHEMA_VERSION",
+    "load_report_schema",
+    "render",
+    "report_to_dict",
+    "to_json",
+    "to_sarif",
+    "to_sarif_dict",
+]

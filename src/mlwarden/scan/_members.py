@@ -1,0 +1,116 @@
+"""What every archive scanner does with a member: name checks, child artifacts, guarded scans.
+
+Members go back through ``ctx.scan_child`` so that every format scanner sees them. A stream
+that turns out to be a decompression bomb or corrupt while the dispatcher sniffs it is
+reported here, for the member, instead of escaping as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from mlwarden.findings import Finding, ItemError
+from mlwarden.scan._archive_io import CorruptStream, DecompressionBomb, StreamState
+from mlwarden.scan.base import Artifact, ScanContext, finding
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_SEPARATORS = re.compile(r"[/\\]")
+#: Header findings per archive beyond which the rest are summarised in one.
+MAX_NOTES = 32
+
+
+def unsafe_name_reason(name: str) -> str | None:
+    """Why extracting a member called ``name`` would write outside the target, if it would."""
+    if name.startswith(("/", "\\")):
+        return "absolute path"
+    if _DRIVE.match(name):
+        return "drive-letter path"
+    if ".." in _SEPARATORS.split(name):
+        return "'..' path component"
+    return None
+
+
+def unsafe_name_finding(parent: Artifact, name: str) -> Iterator[Finding]:
+    """Yield SCAN-ARC-005 when ``name`` escapes the extraction directory."""
+    reason = unsafe_name_reason(name)
+    if reason is not None:
+        yield finding(
+            "SCAN-ARC-005",
+            parent.child_location(name),
+            f"unsafe member name ({reason}): extracting it writes outside the target directory",
+            evidence=name,
+        )
+
+
+def link_finding(parent: Artifact, name: str, kind: str, target: str = "") -> Finding:
+    """SCAN-ARC-005 for a link (or device) member, which extraction would create."""
+    where = f" -> {target}" if target else ""
+    return finding(
+        "SCAN-ARC-005",
+        parent.child_location(name),
+        f"member is a {kind}: extracting it can redirect writes or reads outside the target",
+        evidence=f"{name}{where}",
+    )
+
+
+def member_artifact(
+    parent: Artifact,
+    name: str,
+    size: int | None,
+    opener: Callable[[], BinaryIO],
+    container: str,
+    siblings: frozenset[str],
+) -> Artifact:
+    """The child :class:`Artifact` for member ``name`` of ``parent``."""
+    return Artifact(
+        location=parent.child_location(name),
+        name=name,
+        size=size,
+        depth=parent.depth + 1,
+        opener=opener,
+        container=container,
+        siblings=siblings,
+    )
+
+
+def scan_member(
+    ctx: ScanContext, child: Artifact, state: StreamState | None = None
+) -> Iterator[Finding]:
+    """Scan ``child``; report a decompression bomb or corrupt data found along the way."""
+    try:
+        yield from ctx.scan_child(child)
+    except DecompressionBomb as exc:
+        yield _bomb(child, str(exc))
+        return
+    except CorruptStream as exc:
+        ctx.errors.append(ItemError(str(child.location), str(exc)))
+        return
+    if state is None:
+        return
+    if state.bomb is not None:
+        yield _bomb(child, state.bomb)
+    elif state.truncated:
+        ctx.errors.append(ItemError(str(child.location), "compressed data ends early"))
+
+
+def _bomb(child: Artifact, detail: str) -> Finding:
+    return finding(
+        "SCAN-ARC-003",
+        child.location,
+        f"decompression bomb: {detail}; the rest of this member was not scanned",
+    )
+
+
+def notes_findings(parent: Artifact, notes: list[tuple[str | None, str]]) -> Iterator[Finding]:
+    """SCAN-ARC-001 for each header disagreement, at most :data:`MAX_NOTES` of them."""
+    for member, message in notes[:MAX_NOTES]:
+        location = parent.location if member is None else parent.child_location(member)
+        yield finding("SCAN-ARC-001", location, f"archive headers disagree: {message}")
+    if len(notes) > MAX_NOTES:
+        yield finding(
+            "SCAN-ARC-001",
+            parent.location,
+            f"{len(notes) - MAX_NOTES} more header disagreements not listed",
+        )
