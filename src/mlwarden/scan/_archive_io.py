@@ -33,6 +33,10 @@ RATIO_GRACE = MiB
 EXPANDED_KEY = "expanded_bytes"
 #: liblzma memory limit: far above what xz -9 needs (65 MiB), far below a crafted header's ask.
 LZMA_MEMLIMIT = 512 * MiB
+#: ``ScanContext.stats`` key of the decompression bombs reported for the top-level file.
+BOMBS_KEY = "bombs"
+#: After this many bombs in one file (42.zip-style fan-out) the rest of it is not scanned.
+MAX_BOMBS = 16
 _DECODE_ERRORS = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError)
 
 
@@ -148,14 +152,14 @@ def charge_expansion(ctx: ScanContext, produced: int) -> None:
     ctx.count(EXPANDED_KEY, produced)
     if budget_spent(ctx):
         raise DecompressionBomb(
-            f"decompressed data exceeds the limit of {ctx.limits.max_expanded_bytes} bytes "
-            "per file"
+            f"decompressed data exceeds the limit of {ctx.limits.max_expanded_bytes} bytes per file"
         )
 
 
 def budget_spent(ctx: ScanContext) -> bool:
-    """Whether the per-file decompression budget is used up."""
-    return ctx.stats.get(EXPANDED_KEY, 0) > ctx.limits.max_expanded_bytes
+    """Whether decoding must stop for this file: budget used up, or bombs enough to be hostile."""
+    spent = ctx.stats.get(EXPANDED_KEY, 0) > ctx.limits.max_expanded_bytes
+    return spent or ctx.stats.get(BOMBS_KEY, 0) >= MAX_BOMBS
 
 
 class Window(io.RawIOBase):
@@ -310,7 +314,12 @@ class DecompressingReader(io.RawIOBase):
     def _finish(self, *, truncated: bool) -> bytes:
         self._done = True
         state = self._state
-        state.finished, state.truncated, state.crc, state.size = True, truncated, self._crc, self._out
+        state.finished, state.truncated, state.crc, state.size = (
+            True,
+            truncated,
+            self._crc,
+            self._out,
+        )
         return b""
 
 
@@ -333,6 +342,13 @@ def open_decompressed(
     return io.BufferedReader(raw)
 
 
+def disk_copy(data: bytes | memoryview) -> BinaryIO:
+    """A temp file (deleted on close) holding ``data``, positioned at its end."""
+    disk = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 - the caller owns it
+    disk.write(data)
+    return disk
+
+
 def spool(stream: BinaryIO, ctx: ScanContext) -> BinaryIO:
     """Copy a non-seekable stream into memory, or a temp file past ``SPOOL_MEMORY``."""
     buffer: BinaryIO = io.BytesIO()
@@ -344,8 +360,7 @@ def spool(stream: BinaryIO, ctx: ScanContext) -> BinaryIO:
             buffer.close()
             raise ScanLimitExceeded(f"stream exceeds {ctx.limits.max_expanded_bytes} bytes")
         if total > SPOOL_MEMORY and isinstance(buffer, io.BytesIO):
-            disk = cast(BinaryIO, tempfile.TemporaryFile())  # noqa: SIM115 - returned open
-            disk.write(buffer.getbuffer())
+            disk = disk_copy(buffer.getbuffer())
             buffer.close()
             buffer = disk
         buffer.write(chunk)

@@ -11,8 +11,14 @@ import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from mlwarden.findings import Finding, ItemError
-from mlwarden.scan._archive_io import CorruptStream, DecompressionBomb, StreamState
+from mlwarden.findings import Finding, ItemError, Location
+from mlwarden.scan._archive_io import (
+    BOMBS_KEY,
+    MAX_BOMBS,
+    CorruptStream,
+    DecompressionBomb,
+    StreamState,
+)
 from mlwarden.scan.base import Artifact, ScanContext, finding
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -82,7 +88,7 @@ def scan_member(
     try:
         yield from ctx.scan_child(child)
     except DecompressionBomb as exc:
-        yield _bomb(child, str(exc))
+        yield from bomb_findings(ctx, child.location, str(exc))
         return
     except CorruptStream as exc:
         ctx.errors.append(ItemError(str(child.location), str(exc)))
@@ -90,17 +96,19 @@ def scan_member(
     if state is None:
         return
     if state.bomb is not None:
-        yield _bomb(child, state.bomb)
+        yield from bomb_findings(ctx, child.location, state.bomb)
     elif state.truncated:
         ctx.errors.append(ItemError(str(child.location), "compressed data ends early"))
 
 
-def _bomb(child: Artifact, detail: str) -> Finding:
-    return finding(
-        "SCAN-ARC-003",
-        child.location,
-        f"decompression bomb: {detail}; the rest of this member was not scanned",
-    )
+def bomb_findings(ctx: ScanContext, location: Location, detail: str) -> Iterator[Finding]:
+    """SCAN-ARC-003 for one bomb; SCAN-GEN-001 too when bombs are many enough to stop."""
+    ctx.count(BOMBS_KEY)
+    message = f"decompression bomb: {detail}; its content was not scanned (further)"
+    yield finding("SCAN-ARC-003", location, message)
+    if ctx.stats[BOMBS_KEY] == MAX_BOMBS:
+        stop = f"{MAX_BOMBS} decompression bombs: the rest of the file was not scanned"
+        yield finding("SCAN-GEN-001", location, stop)
 
 
 def notes_findings(parent: Artifact, notes: list[tuple[str | None, str]]) -> Iterator[Finding]:

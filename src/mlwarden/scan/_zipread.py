@@ -9,6 +9,7 @@ as miniz computes them (torch pads local extra fields for alignment).
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -293,8 +294,9 @@ def _layout_notes(entries: list[ZipEntry]) -> list[tuple[str | None, str]]:
     ordered = sorted(entries, key=lambda e: e.header_offset)
     overlaps = sum(
         1
-        for a, b in zip(ordered, ordered[1:])
-        if a.header_offset != b.header_offset and a.data_offset + a.compressed_size > b.header_offset
+        for a, b in itertools.pairwise(ordered)
+        if a.header_offset != b.header_offset
+        and a.data_offset + a.compressed_size > b.header_offset
     )
     if overlaps:
         notes.append((None, f"{overlaps} members' data overlaps the next member's header"))

@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from mlwarden.findings import Severity
 from mlwarden.scan.keras_names import (
@@ -43,6 +44,11 @@ _CODE_TYPE_BYTES = (0x63, 0xE3)
 #: 4 (Python 2), 5 (3.0-3.7, 3.11+) or 6 (3.8-3.10) little-endian int32 header fields.
 _BYTES_TYPE = (0x73, 0xF3)
 _CODE_FIELD_OFFSETS = (17, 21, 25)
+_REFERENCE_KEYS = frozenset({"module", "class_name", "config", "registered_name"})
+#: Only these are walked; numbers, booleans and nulls cannot carry code or names.
+_CONTAINERS = (dict, list, str)
+#: Shorter strings cannot be a safe-mode toggle name, bytecode or a nested config.
+_MIN_INTERESTING_STRING = min(16, *(len(name) for name in UNSAFE_TOGGLES))
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,27 @@ class KerasIssue:
     severity: Severity | None = None
 
 
-@dataclass(frozen=True)
-class _Node:
+class _Node(NamedTuple):
+    """A value in the tree; its path is rebuilt from the parents only when reported."""
+
     value: object
-    path: str
+    parent: _Node | None
+    key: str
     layer: str
     strings: int = 0
+    covered: bool = False
+
+    @property
+    def path(self) -> str:
+        keys: list[str] = []
+        node: _Node | None = self
+        while node is not None:
+            keys.append(node.key)
+            node = node.parent
+        return "".join(reversed(keys))
+
+    def child(self, value: object, key: str, layer: str, covered: bool = False) -> _Node:
+        return _Node(value, self, key, layer, self.strings, covered)
 
 
 def analyse_config(root: object, check_deadline: Callable[[], None]) -> list[KerasIssue]:
@@ -71,7 +92,7 @@ def analyse_config(root: object, check_deadline: Callable[[], None]) -> list[Ker
         check_deadline: called periodically; raises once the scan's time budget is spent.
     """
     issues: dict[tuple[str, str, Severity | None], KerasIssue] = {}
-    stack = [_Node(root, "$", "")]
+    stack = [_Node(root, None, "$", "")]
     visited = 0
     while stack:
         node = stack.pop()
@@ -87,19 +108,29 @@ def _visit(node: _Node, stack: list[_Node]) -> Iterator[KerasIssue]:
     value = node.value
     if isinstance(value, dict):
         layer = _layer_name(value) or node.layer
-        if isinstance(value.get("class_name"), str):
+        is_object = isinstance(value.get("class_name"), str)
+        if is_object:
             yield from _check_object(value, node.path, layer)
+        # The names of a module-qualified object are judged by _check_reference already.
+        covers = is_object and isinstance(value.get("module"), str)
         for key, child in value.items():
-            path = f"{node.path}.{key}"
-            yield from _check_member(str(key), child, path, layer)
-            stack.append(_Node(child, path, layer, node.strings))
+            if key == "safe_mode" and child is False:
+                yield _safe_mode_issue(f"{node.path}.{key}", layer)
+            covered = covers and key in _REFERENCE_KEYS
+            yield from _push(node.child(child, f".{key}", layer, covered), stack)
     elif isinstance(value, list):
-        stack.extend(
-            _Node(child, f"{node.path}[{i}]", node.layer, node.strings)
-            for i, child in enumerate(value)
-        )
-    elif isinstance(value, str):
-        yield from _check_string(value, node, stack)
+        for i, child in enumerate(value):
+            if isinstance(child, _CONTAINERS):
+                yield from _push(node.child(child, f"[{i}]", node.layer), stack)
+
+
+def _push(node: _Node, stack: list[_Node]) -> Iterator[KerasIssue]:
+    """Queue containers; check strings at once (most are short and skipped cheaply)."""
+    if isinstance(node.value, str):
+        if len(node.value) >= _MIN_INTERESTING_STRING:
+            yield from _check_string(node.value, node, stack)
+    elif isinstance(node.value, (dict, list)):
+        stack.append(node)
 
 
 def _layer_name(obj: dict[str, object]) -> str:
@@ -110,33 +141,31 @@ def _layer_name(obj: dict[str, object]) -> str:
     return name if isinstance(name, str) and "class_name" in obj else ""
 
 
-def _check_member(key: str, value: object, path: str, layer: str) -> Iterator[KerasIssue]:
-    if key == "safe_mode" and value is False:
-        yield KerasIssue(
-            "SCAN-KER-004",
-            f"{path} sets safe_mode=False (a nested load that may run Lambda bytecode)",
-            layer or path,
-        )
+def _safe_mode_issue(path: str, layer: str) -> KerasIssue:
+    return KerasIssue(
+        "SCAN-KER-004",
+        f"{path} sets safe_mode=False (a nested load that may run Lambda bytecode)",
+        layer or path,
+    )
 
 
 def _check_string(text: str, node: _Node, stack: list[_Node]) -> Iterator[KerasIssue]:
-    where = node.layer or node.path
-    if text.rsplit(".", 1)[-1] in UNSAFE_TOGGLES:
+    if not node.covered and text.rsplit(".", 1)[-1] in UNSAFE_TOGGLES:
         yield KerasIssue(
             "SCAN-KER-002",
             f"{node.path} names {text!r}, which turns Keras safe mode off",
-            f"{where}: {text}",
+            f"{node.layer or node.path}: {text}",
             Severity.CRITICAL,
         )
     if looks_like_marshal_code(text):
         yield KerasIssue(
             "SCAN-KER-001",
             f"{node.path} holds marshalled Python bytecode (run when the model loads)",
-            where,
+            node.layer or node.path,
         )
     nested = _nested_config(text, node.strings)
     if nested is not None:
-        stack.append(_Node(nested, f"{node.path}<json>", node.layer, node.strings + 1))
+        stack.append(_Node(nested, node, "<json>", node.layer, node.strings + 1))
 
 
 def _nested_config(text: str, depth: int) -> object | None:
@@ -184,9 +213,10 @@ def _check_object(obj: dict[str, object], path: str, layer: str) -> Iterator[Ker
     inner = obj.get("config")
     where = layer or path
     if base in LAMBDA_CLASSES:
+        what = "a serialised Python lambda" if base == "__lambda__" else f"a {base} layer"
         yield KerasIssue(
             "SCAN-KER-001",
-            f"{path} is a {base} layer: its function is rebuilt from bytecode or a name",
+            f"{path} is {what}: its function is rebuilt from bytecode or a name at load",
             where,
         )
         yield from _check_legacy_lambda(inner, path, where)

@@ -143,7 +143,7 @@ KNOWN_CLASSES = _words(
     SyncBatchNormalization SpectralNormalization Add Subtract Multiply Average Maximum Minimum
     Concatenate Dot MultiHeadAttention Attention AdditiveAttention GroupQueryAttention ReLU
     LeakyReLU PReLU ELU ThresholdedReLU Softmax TFOpLambda SlicingOpLambda
-    InstanceProperty InstanceMethod ClassMethod Layer
+    InstanceProperty InstanceMethod ClassMethod Layer Lambda TFSMLayer KerasLayer
     Zeros Ones Constant RandomNormal RandomUniform TruncatedNormal VarianceScaling Orthogonal
     GlorotNormal GlorotUniform HeNormal HeUniform LecunNormal LecunUniform
     L1 L2 L1L2 OrthogonalRegularizer MaxNorm MinMaxNorm NonNeg UnitNorm RadialConstraint

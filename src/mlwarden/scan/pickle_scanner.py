@@ -60,6 +60,7 @@ class _PickleSession:
         self.seen = _Seen()
         self.verdicts: dict[tuple[str, str], Verdict] = {}
         self.clean_stop = False
+        self.loaded: set[int] = set()
 
     def resolve(self, module: str, name: str, offset: int) -> GlobalRef:
         key = (module, name)
@@ -140,6 +141,7 @@ class _PickleSession:
             data = as_bytes(args[0]) if args else None
             if data is not None:
                 scanned.add(id(ref))
+                self.loaded.add(id(data))
                 yield from self._nested(data, stream, f"{ref.name}@{ref.offset}", False)
         for ref in obs.globals:
             if ref.verdict.kind is not Kind.LOADER:
@@ -182,6 +184,8 @@ class _PickleSession:
 
     def _embedded(self, obs: Observation, stream: BinaryIO) -> Iterator[Finding]:
         for n, data in enumerate(obs.embedded[:_MAX_EMBEDDED]):
+            if id(data) in self.loaded:
+                continue  # already scanned as a loader's argument
             offset = data.offset if isinstance(data, BigBytes) else 0
             yield from self._nested(data, stream, f"bytes@{offset or n}", True)
 

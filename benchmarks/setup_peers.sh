@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Create one virtual environment per peer scanner under benchmarks/.peers/<tool>/.
+#
+# The peers pin conflicting versions of numpy/h5py/etc., so each gets its own venv; the
+# benchmark (benchmarks/scan_bench.py) calls them as subprocess CLIs from there. The folder is
+# git-ignored. Re-running the script reuses an existing venv and only (re)installs the tool.
+#
+# Usage: benchmarks/setup_peers.sh [TOOL...]    (default: picklescan modelscan fickling)
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+peers_dir="$here/.peers"
+python="${PYTHON:-python3}"
+tools=("$@")
+if [ "${#tools[@]}" -eq 0 ]; then
+    tools=(picklescan modelscan fickling)
+fi
+
+# Nothing is pinned: each tool's latest release is what users run. Add a pin here, with the
+# reason, only when a release fails to install or run.
+declare -A spec=(
+    [picklescan]="picklescan"
+    [modelscan]="modelscan"
+    [fickling]="fickling"
+)
+
+status=0
+for tool in "${tools[@]}"; do
+    if [ -z "${spec[$tool]:-}" ]; then
+        echo "unknown peer: $tool (known: ${!spec[*]})" >&2
+        status=1
+        continue
+    fi
+    venv="$peers_dir/$tool"
+    echo "== $tool -> $venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        "$python" -m venv "$venv" || { echo "venv failed for $tool" >&2; status=1; continue; }
+    fi
+    "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086  # spec may hold several requirement words on purpose
+    if "$venv/bin/python" -m pip install --quiet ${spec[$tool]}; then
+        "$venv/bin/python" -m pip show "$tool" 2>/dev/null | sed -n 's/^Version: /   version: /p'
+    else
+        echo "install failed for $tool; the benchmark will report it as unavailable" >&2
+        status=1
+    fi
+done
+exit "$status"

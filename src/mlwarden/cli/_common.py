@@ -1,0 +1,55 @@
+"""Pieces shared by the subcommands: consoles, output writing, error handling."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from mlwarden.cli.exit_codes import ExitCode
+from mlwarden.errors import MlwardenError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write a rendered report to ``output`` (atomically) or to stdout."""
+    if output is None:
+        click.echo(text)
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text + "\n", encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        raise MlwardenError(f"cannot write {output}: {exc.strerror}") from None
+
+
+def handle_errors(fn: F) -> F:
+    """Turn library errors into a diagnostic and exit code 2, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MlwardenError as exc:
+            stderr_console().print(f"[bold red]error:[/bold red] {exc.diagnostics()}")
+            sys.exit(ExitCode.ERROR)
+        except KeyboardInterrupt:
+            stderr_console().print("interrupted")
+            sys.exit(ExitCode.ERROR)
+
+    return wrapper  # type: ignore[return-value]

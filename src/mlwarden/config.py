@@ -1,0 +1,194 @@
+"""One typed settings model for every concern, read from files and the environment.
+
+Precedence, highest first: CLI flags (passed in as overrides) > ``MLWARDEN_*`` environment
+variables (``MLWARDEN_SCAN__FAIL_ON=high``) > ``mlwarden.toml`` > ``[tool.mlwarden]`` in
+``pyproject.toml`` > defaults. This is the only module that reads configuration files or the
+environment. Each concern owns one section (sub-model); secrets are ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mlwarden.errors import ConfigError
+from mlwarden.findings import Severity
+from mlwarden.scan.base import GiB, ScanLimits
+from mlwarden.scan.engine import ScanOptions
+from mlwarden.scan.policy import PicklePolicy
+
+CONFIG_FILE = "mlwarden.toml"
+_STRICT = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ScanSettings(BaseModel):
+    """[scan]: the model-artifact scanner."""
+
+    model_config = _STRICT
+
+    fail_on: Severity = Field(
+        Severity.MEDIUM, description="Exit 1 when a finding is at or above this severity."
+    )
+    allow: list[str] = Field(
+        default_factory=list,
+        description="Extra trusted pickle globals, 'module.name' or 'module.*' (unknown only).",
+    )
+    include: list[str] = Field(default_factory=list, description="Only scan paths matching.")
+    exclude: list[str] = Field(default_factory=list, description="Skip paths matching.")
+    jobs: int = Field(0, ge=0, description="Worker processes; 0 = one per core (max 8).")
+    follow_symlinks: bool = Field(False, description="Follow symbolic links while walking.")
+    max_file_seconds: float = Field(120.0, gt=0, description="Time budget per file (seconds).")
+    max_depth: int = Field(6, ge=1, le=64, description="Deepest archive nesting scanned.")
+    max_expanded_bytes: int = Field(
+        8 * GiB, gt=0, description="Largest decompressed size of one member (bytes)."
+    )
+    max_ratio: float = Field(1000.0, gt=1, description="Largest compression ratio allowed.")
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Any:
+        return Severity.parse(value) if isinstance(value, str) else value
+
+    def to_options(self) -> ScanOptions:
+        """The engine's options for these settings."""
+        limits = ScanLimits(
+            max_file_seconds=self.max_file_seconds,
+            max_depth=self.max_depth,
+            max_expanded_bytes=self.max_expanded_bytes,
+            max_ratio=self.max_ratio,
+        )
+        return ScanOptions(
+            policy=PicklePolicy(frozenset(self.allow)),
+            limits=limits,
+            include=tuple(self.include),
+            exclude=tuple(self.exclude),
+            follow_symlinks=self.follow_symlinks,
+            jobs=self.jobs,
+        )
+
+
+class ReportSettings(BaseModel):
+    """[report]: output of every command."""
+
+    model_config = _STRICT
+
+    format: Literal["text", "json", "sarif"] = Field("text", description="Output format.")
+
+
+class Settings(BaseSettings):
+    """The effective configuration of mlwarden."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MLWARDEN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        pyproject_toml_table_header=("tool", "mlwarden"),
+    )
+
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = cls.model_config.get("toml_file") or CONFIG_FILE
+        pyproject = Path(str(toml_file)).parent / "pyproject.toml"
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            PyprojectTomlConfigSettingsSource(settings_cls, toml_file=pyproject),
+        )
+
+
+def _deep_clean(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset (None) CLI overrides so that they do not mask files and environment."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            value = _deep_clean(value)
+            if value:
+                out[key] = value
+        elif value is not None and value != ():
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Load the effective settings.
+
+    Args:
+        config_file: an explicit ``mlwarden.toml``; by default ``./mlwarden.toml`` and
+            ``[tool.mlwarden]`` in ``./pyproject.toml`` are read when present.
+        overrides: nested values from CLI flags, e.g. ``{"scan": {"fail_on": "high"}}``;
+            ``None`` values are ignored.
+
+    Raises:
+        ConfigError: a file is unreadable or a value is invalid (the message names it).
+    """
+    path = Path(config_file) if config_file is not None else Path(CONFIG_FILE)
+    if config_file is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    settings_cls = type("Settings", (Settings,), {})
+    settings_cls.model_config = {**Settings.model_config, "toml_file": path}
+    try:
+        return settings_cls(**_deep_clean(overrides or {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read configuration: {exc}") from None
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret replaced by asterisks."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    return data
+
+
+def default_config_text() -> str:
+    """A commented ``mlwarden.toml`` listing every setting with its default."""
+    lines = ["# mlwarden configuration. Precedence: CLI > MLWARDEN_* env > this file >",
+             "# [tool.mlwarden] in pyproject.toml > defaults. Uncomment to change a value.", ""]
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if not isinstance(model, type) or not issubclass(model, BaseModel):
+            continue
+        lines.append(f"[{section}]")
+        for name, info in model.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            lines.append(f"# {info.description}")
+            lines.append(f"# {name} = {_toml_value(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Severity):
+        return f'"{value.value}"'
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,134 @@
+"""Load corpus files the way their victims would, to prove the corpus means what it says.
+
+Used only by the corpus self-check, in a child process with its own marker directory:
+every malicious sample with a ``loader`` must create its marker when loaded, and every benign
+sample must load without error. Run as::
+
+    python -m tests.corpus.loaders CORPUS_DIR < [[relpath, loader], ...] (JSON on stdin)
+
+and it prints ``{relpath: "ok" | "<ExceptionName>: message"}`` as JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import json
+import lzma
+import os
+import pickle
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _pickle_all(path: Path) -> None:
+    with path.open("rb") as f:
+        while f.read(1):
+            f.seek(-1, os.SEEK_CUR)
+            pickle.load(f)
+
+
+def _decompress(data: bytes) -> bytes:
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    if data[:3] == b"BZh":
+        return bz2.decompress(data)
+    if data[:6] == b"\xfd7zXZ\x00" or data[:1] == b"\x5d":
+        return lzma.decompress(data)
+    return zlib.decompress(data)
+
+
+def _torch(path: Path, *, weights_only: bool) -> None:
+    import torch
+
+    torch.load(path, weights_only=weights_only)
+
+
+def _numpy(path: Path, *, allow_pickle: bool) -> None:
+    import numpy as np
+
+    loaded = np.load(path, allow_pickle=allow_pickle)
+    if hasattr(loaded, "files"):
+        for key in loaded.files:
+            loaded[key]
+
+
+def _other(path: Path, kind: str) -> None:
+    if kind == "joblib":
+        import joblib
+
+        joblib.load(path)
+    elif kind == "safetensors":
+        from safetensors.numpy import load_file
+
+        load_file(str(path))
+    elif kind == "onnx":
+        import onnx
+
+        onnx.checker.check_model(onnx.load(str(path)))
+    elif kind == "h5":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            f.visit(lambda name: None)
+    elif kind == "gguf":
+        import gguf
+
+        gguf.GGUFReader(path)
+    elif kind == "torchscript":
+        import torch
+
+        torch.jit.load(str(path))
+    elif kind == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as z:
+            if z.testzip() is not None:
+                raise ValueError("bad member")
+    else:
+        raise ValueError(f"unknown loader {kind!r}")
+
+
+_LOADERS: dict[str, Callable[[Path], None]] = {
+    "pickle": lambda p: pickle.loads(p.read_bytes()),
+    "pickle-file": lambda p: pickle.load(p.open("rb")),
+    "pickle-all": _pickle_all,
+    "decompress-pickle": lambda p: pickle.loads(_decompress(p.read_bytes())),
+    "torch": lambda p: _torch(p, weights_only=False),
+    "torch-weights-only": lambda p: _torch(p, weights_only=True),
+    "numpy": lambda p: _numpy(p, allow_pickle=True),
+    "numpy-safe": lambda p: _numpy(p, allow_pickle=False),
+}
+
+
+def load(path: Path, kind: str) -> None:
+    """Load ``path`` with loader ``kind`` (see ``Sample.loader``); errors propagate."""
+    loader = _LOADERS.get(kind)
+    if loader is None:
+        _other(path, kind)
+    else:
+        loader(path)
+
+
+def main() -> int:
+    root = Path(sys.argv[1])
+    results: dict[str, str] = {}
+    for relpath, kind in json.load(sys.stdin):
+        sink = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                load(root / relpath, kind)
+            results[relpath] = "ok"
+        except BaseException as exc:  # noqa: BLE001 - payloads may raise anything, SystemExit too
+            results[relpath] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    sys.stdout.write(json.dumps(results))
+    sys.stdout.flush()
+    os._exit(0)  # payload-spawned threads or children must not keep the check alive
+
+
+if __name__ == "__main__":
+    main()

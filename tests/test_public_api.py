@@ -1,0 +1,30 @@
+"""The public API is what __all__ says, and the core imports without optional extras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlwarden
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(mlwarden.__all__) == sorted(
+        [
+            "RISKS", "RULES", "Confidence", "Finding", "Location", "MlwardenError", "Report",
+            "Risk", "RiskId", "Rule", "ScanLimits", "ScanOptions", "Severity", "__version__",
+            "scan",
+        ]
+    )
+    for name in mlwarden.__all__:
+        assert hasattr(mlwarden, name)
+
+
+def test_core_import_does_not_pull_heavy_frameworks() -> None:
+    code = (
+        "import sys, mlwarden, mlwarden.cli.main, mlwarden.scan.engine;"
+        "heavy = [m for m in ('torch', 'numpy', 'sklearn', 'onnx', 'h5py', 'fastapi') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
