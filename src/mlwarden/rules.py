@@ -27,6 +27,7 @@ class Rule:
     why: str
     fix: str
     references: tuple[str, ...] = ()
+    example: str = ""
 
     @property
     def cwe_id(self) -> str:

@@ -141,8 +141,8 @@ def _dict_config(m: Marker) -> bytes:
 
 
 def _spawnv(m: Marker) -> bytes:
-    args = ("/bin/sh", ["sh", "-c", m.shell], [])
-    return Asm().proto(2).call("multiprocessing.util", "spawnv_passfds", *args).stop().bytes()
+    args = (b"/bin/sh", ["sh", "-c", m.shell], [])
+    return Asm().proto(3).call("multiprocessing.util", "spawnv_passfds", *args).stop().bytes()
 
 
 def _torch_from_bytes(m: Marker) -> bytes:
@@ -183,14 +183,14 @@ def _numpy_nested(m: Marker) -> bytes:
     return a.stop().bytes()
 
 
-def _dotted(module: str, name: str, *, text_global: bool = False) -> object:
+def _dotted(module: str, name: str, *, text_global: bool = False, py: bool = False) -> object:
     def make(m: Marker) -> bytes:
         a = Asm().proto(4)
         if text_global:
             a.global_(module, name)
         else:
             a.stack_global_of(module, name)
-        return a.push((m.shell,)).reduce().stop().bytes()
+        return a.push((m.py if py else m.shell,)).reduce().stop().bytes()
 
     return make
 
@@ -353,7 +353,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, object, str, tuple[str, ...], b
      _dotted("numpy", "testing._private.utils.os.system"), "pickle", ("numpy",), False),
     ("dotted_print_self_exec.pkl", "dotted-name", PKL_ANY,
      "'builtins' 'print.__self__.exec': builtins.exec reached through a bound method",
-     _dotted("builtins", "print.__self__.exec"), "pickle", (), False),
+     _dotted("builtins", "print.__self__.exec", py=True), "pickle", (), False),
     ("dotted_torch_serialization_pickle_loads.pkl", "dotted-name", NESTED_ANY,
      "'torch' 'serialization.pickle.loads' with an inner malicious pickle",
      _torch_dotted_loads, "pickle", ("torch",), False),

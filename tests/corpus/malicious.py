@@ -375,10 +375,10 @@ def _frames() -> list[Spec]:
     def proto2_frame(m: Marker) -> bytes:
         return Asm().proto(2).bytes() + framed(body(m))
 
-    def many_frames(m: Marker) -> bytes:
+    def short_frame(m: Marker) -> bytes:
         inner = body(m)
-        chunks = [framed(inner[i : i + 3]) for i in range(0, len(inner), 3)]
-        return Asm().proto(4).bytes() + b"".join(chunks)
+        first = inner.index(b"\x93")  # the frame holds only the two operands
+        return Asm().proto(4).bytes() + framed(inner[:first]) + inner[first:]
 
     return [
         mal("frames/opcode_spans_frames.pkl", fam, MALFORMED_PAYLOAD,
@@ -393,9 +393,9 @@ def _frames() -> list[Spec]:
         mal("frames/frame_in_protocol2.pkl", fam, DANGEROUS,
             "FRAME in a protocol-2 stream: legal for the unpickler", proto2_frame,
             loader="pickle"),
-        mal("frames/three_byte_frames.pkl", fam, MALFORMED_PAYLOAD,
-            "every 3 bytes its own frame: opcodes cut across many frames", many_frames,
-            loader="pickle"),
+        mal("frames/payload_after_frame.pkl", fam, MALFORMED_PAYLOAD,
+            "the frame ends after the operands; STACK_GLOBAL and REDUCE follow unframed",
+            short_frame, loader="pickle"),
     ]
 
 

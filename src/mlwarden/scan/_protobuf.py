@@ -23,6 +23,8 @@ _MASK64 = (1 << 64) - 1
 _MAX_FIELD_NUMBER = (1 << 29) - 1
 #: protobuf refuses lengths that do not fit a signed 32-bit int.
 _MAX_LENGTH = (1 << 31) - 1
+#: A tag and the value or length after it never take more bytes than this.
+_MAX_HEADER = 2 * _MAX_VARINT_BYTES
 _CHUNK = 64 * 1024
 _CHECK_EVERY = 1024
 
@@ -133,6 +135,53 @@ def _no_check() -> None:
     return None
 
 
+def _varint_at(buf: bytes, i: int, base: int) -> tuple[int, int]:
+    start, result = i, 0
+    for shift in range(0, 7 * _MAX_VARINT_BYTES, 7):
+        if i >= len(buf):
+            raise MalformedInput(f"truncated varint at offset {base + start}")
+        byte = buf[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result & _MASK64, i
+    raise MalformedInput(
+        f"varint at offset {base + start} is longer than {_MAX_VARINT_BYTES} bytes"
+    )
+
+
+def parse_header(buf: bytes, i: int, base: int = 0) -> tuple[int, int, int, int]:
+    """Parse the field starting at ``buf[i]`` (stream offset ``base + i``).
+
+    Returns:
+        ``(number, wire type, value, index after the header)``; the value is the integer of
+        VARINT, I32 and I64 fields, the payload length of LEN fields (the payload follows the
+        header) and 0 for group tags.
+    """
+    offset = base + i
+    tag, i = _varint_at(buf, i, base)
+    number, wire = tag >> 3, tag & 7
+    if number == 0 or number > _MAX_FIELD_NUMBER:
+        raise MalformedInput(f"invalid field number {number} at offset {offset}")
+    if wire > WireType.I32:
+        raise MalformedInput(f"invalid wire type {wire} for field {number} at offset {offset}")
+    if wire in (WireType.VARINT, WireType.LEN):
+        value, i = _varint_at(buf, i, base)
+        if wire == WireType.LEN and value > _MAX_LENGTH:
+            raise MalformedInput(f"field {number} at offset {offset} has length {value} > 2 GiB")
+        return number, wire, value, i
+    width = 8 if wire == WireType.I64 else 4 if wire == WireType.I32 else 0
+    if i + width > len(buf):
+        raise MalformedInput(f"{width}-byte field {number} at offset {offset} is cut short")
+    return number, wire, int.from_bytes(buf[i : i + width], "little"), i + width
+
+
+def _past_end(number: int, offset: int, end: int) -> MalformedInput:
+    return MalformedInput(
+        f"field {number} at offset {offset} runs past the end of its message at {end}"
+    )
+
+
 class _Source:
     """Forward reader with a buffer; seeks over skipped bytes when the stream allows it.
 
@@ -164,14 +213,8 @@ class _Source:
         self._stream.seek(self._base + self._buf_start + len(self._buf))
         return end - self._base
 
-    def _fill(self) -> bool:
-        self._buf_start += len(self._buf)
-        self._buf = self._stream.read(_CHUNK)
-        self._i = 0
-        return bool(self._buf)
-
     def peek(self, n: int) -> bytes:
-        """Up to ``n`` bytes from the current position, without consuming them."""
+        """Up to ``n`` bytes from the current position (fewer only at the end), unconsumed."""
         while len(self._buf) - self._i < n:
             more = self._stream.read(max(_CHUNK, n))
             if not more:
@@ -181,19 +224,7 @@ class _Source:
         return self._buf[self._i : self._i + n]
 
     def at_eof(self) -> bool:
-        return self._i >= len(self._buf) and not self._fill()
-
-    def varint(self) -> int:
-        start, result = self.pos, 0
-        for k in range(_MAX_VARINT_BYTES):
-            if self._i >= len(self._buf) and not self._fill():
-                raise MalformedInput(f"truncated varint at offset {start}")
-            byte = self._buf[self._i]
-            self._i += 1
-            result |= (byte & 0x7F) << (7 * k)
-            if byte < 0x80:
-                return result & _MASK64
-        raise MalformedInput(f"varint at offset {start} is longer than {_MAX_VARINT_BYTES} bytes")
+        return not self.peek(1)
 
     def read(self, n: int) -> bytes:
         taken = self._buf[self._i : self._i + n]
@@ -206,7 +237,7 @@ class _Source:
         while need:
             chunk = self._stream.read(min(need, 16 * _CHUNK))
             if not chunk:
-                raise MalformedInput(f"{n}-byte value at offset {start} is cut short by the end")
+                raise MalformedInput(f"{n}-byte payload at offset {start} is cut short")
             parts.append(chunk)
             need -= len(chunk)
             self._buf_start += len(chunk)
@@ -238,6 +269,9 @@ class _Source:
 class ProtoReader:
     """Reads protobuf fields from a binary stream within limits.
 
+    Messages up to ``window`` bytes are read at once and decoded in memory; bigger ones are
+    streamed, and the payloads of fields the schema does not ask for are skipped unread.
+
     Args:
         stream: the bytes; seekable streams skip unread payloads by seeking.
         size: the stream's length if known (else measured when seekable, or read to the end).
@@ -246,6 +280,7 @@ class ProtoReader:
         max_fields: most fields parsed in total before ``ScanLimitExceeded``.
         max_bytes: longest ``string``/``bytes`` value read; longer ones are malformed input.
         prefix_bytes: how much of a ``prefix`` field is read (the rest is skipped).
+        window: largest message read whole into memory (0 streams everything).
     """
 
     def __init__(
@@ -258,6 +293,7 @@ class ProtoReader:
         max_fields: int = 5_000_000,
         max_bytes: int = 64 * 1024,
         prefix_bytes: int = 256,
+        window: int = 64 * 1024,
     ) -> None:
         self._check = check or _no_check
         self._src = _Source(stream, self._check)
@@ -266,6 +302,7 @@ class ProtoReader:
         self.max_fields = max_fields
         self.max_bytes = max_bytes
         self.prefix_bytes = prefix_bytes
+        self.window = window
         self.fields_read = 0
 
     def peek(self, n: int) -> bytes:
@@ -273,7 +310,7 @@ class ProtoReader:
         return self._src.peek(n)
 
     def fields(self, start: int = 0, end: int | None = None) -> Iterator[Field]:
-        """Iterate the fields of the message stored in ``[start, end)``.
+        """Iterate the fields of the message stored in ``[start, end)``, streaming.
 
         ``end=None`` means the end of the stream. After each field is yielded the reader moves
         to the next one, skipping whatever of the payload the caller did not consume.
@@ -281,7 +318,7 @@ class ProtoReader:
         end = self.size if end is None else end
         self._src.skip_to(start)
         pos = start
-        while not self._finished(pos, end):
+        while not (self._src.at_eof() if end is None else pos >= end):
             item = self._next_field(end, 0)
             if item.wire_type is WireType.EGROUP:
                 raise MalformedInput(
@@ -291,64 +328,26 @@ class ProtoReader:
             pos = item.span.end
             self._src.skip_to(pos)
 
-    def read_bytes(self, item: Field, limit: int | None = None) -> bytes:
-        """The payload of a LEN field; one longer than ``limit`` is malformed input."""
-        limit = self.max_bytes if limit is None else limit
-        if item.wire_type is not WireType.LEN:
-            raise ValueError(f"field {item.number} is not length-delimited")
-        if item.span.length > limit:
-            raise MalformedInput(
-                f"field {item.number} at offset {item.offset} holds {item.span.length} bytes, "
-                f"more than the {limit} allowed for it"
-            )
-        self._src.skip_to(item.span.start)
-        return self._src.read(item.span.length)
-
     def decode(self, schema: Schema, root: str, start: int = 0, end: int | None = None) -> Message:
         """Decode the fields ``schema`` selects from message ``root`` stored in ``[start, end)``.
 
         A field whose wire type does not match its kind is skipped, as protobuf parsers keep
         such a field as unknown; packed repeated varints are not decoded.
         """
-        return self._decode(schema, root, start, end, 0)
+        end = self.size if end is None else end
+        if end is not None and end - start <= self.window:
+            self._src.skip_to(start)
+            data = self._src.read(end - start)
+            return self._decode_memory(schema, root, data, 0, len(data), start, 0)
+        return self._decode_stream(schema, root, start, end, 0)
 
-    def _decode(
-        self, schema: Schema, name: str, start: int, end: int | None, depth: int
-    ) -> Message:
+    # --- shared helpers -----------------------------------------------------------------------
+
+    def _enter(self, depth: int, offset: int) -> None:
         if depth > self.max_depth:
             raise ScanLimitExceeded(
-                f"protobuf messages nest deeper than {self.max_depth} levels (offset {start})"
+                f"protobuf messages nest deeper than {self.max_depth} levels (offset {offset})"
             )
-        spec = schema[name]
-        msg = Message(name, start)
-        for item in self.fields(start, end):
-            kind = spec.get(item.number)
-            if kind is None:
-                continue
-            value = self._value(schema, item, kind, depth)
-            if value is not None:
-                msg.values.setdefault(item.number, []).append(value)
-        return msg
-
-    def _value(self, schema: Schema, item: Field, kind: str, depth: int) -> Value | None:
-        if kind == "varint":
-            return item.value if item.wire_type is WireType.VARINT else None
-        if item.wire_type is not WireType.LEN:
-            return None
-        if kind == "span":
-            return item.span
-        if kind == "prefix":
-            self._src.skip_to(item.span.start)
-            return self._src.read(min(item.span.length, self.prefix_bytes))
-        if kind in ("bytes", "string"):
-            data = self.read_bytes(item)
-            return data if kind == "bytes" else data.decode("utf-8", "surrogateescape")
-        return self._decode(schema, kind, item.span.start, item.span.end, depth + 1)
-
-    def _finished(self, pos: int, end: int | None) -> bool:
-        if end is None:
-            return self._src.at_eof()
-        return pos >= end
 
     def _count(self) -> None:
         self.fields_read += 1
@@ -357,58 +356,150 @@ class ProtoReader:
         if self.fields_read % _CHECK_EVERY == 0:
             self._check()
 
-    def _next_field(self, end: int | None, depth: int) -> Field:
-        offset = self._src.pos
-        tag = self._src.varint()
-        number, wire = tag >> 3, tag & 7
-        if number == 0 or number > _MAX_FIELD_NUMBER:
-            raise MalformedInput(f"invalid field number {number} at offset {offset}")
-        if wire > WireType.I32:
-            raise MalformedInput(f"invalid wire type {wire} for field {number} at offset {offset}")
-        self._count()
-        wire_type = WireType(wire)
-        if wire_type is WireType.LEN:
-            return self._len_field(number, offset, end)
-        start, value = self._src.pos, 0
-        if wire_type is WireType.VARINT:
-            value = self._src.varint()
-        elif wire_type is WireType.I64:
-            value = int.from_bytes(self._src.read(8), "little")
-        elif wire_type is WireType.I32:
-            value = int.from_bytes(self._src.read(4), "little")
-        elif wire_type is WireType.SGROUP:
-            self._skip_group(number, offset, end, depth + 1)
-        stop = self._src.pos
-        if end is not None and stop > end:
+    def _check_size(self, number: int, offset: int, length: int, limit: int | None = None) -> None:
+        limit = self.max_bytes if limit is None else limit
+        if length > limit:
             raise MalformedInput(
-                f"field {number} at offset {offset} runs past the end of its message at {end}"
+                f"field {number} at offset {offset} holds {length} bytes, "
+                f"more than the {limit} allowed for it"
             )
-        return Field(number, wire_type, offset, value, Span(start, stop - start))
 
-    def _len_field(self, number: int, offset: int, end: int | None) -> Field:
-        length = self._src.varint()
-        start = self._src.pos
-        if length > _MAX_LENGTH:
-            raise MalformedInput(f"field {number} at offset {offset} has length {length} > 2 GiB")
-        if end is not None and start + length > end:
-            raise MalformedInput(
-                f"field {number} at offset {offset} has length {length}, past the end of its "
-                f"message at {end}"
+    # --- in-memory decoding (messages up to the window) ---------------------------------------
+
+    def _decode_memory(
+        self, schema: Schema, name: str, buf: bytes, i: int, end: int, base: int, depth: int
+    ) -> Message:
+        """Decode ``buf[i:end]``; ``buf[0]`` lies at stream offset ``base``."""
+        self._enter(depth, base + i)
+        spec, msg = schema[name], Message(name, base + i)
+        while i < end:
+            offset = i
+            number, wire, value, i = parse_header(buf, i, base)
+            self._count()
+            if wire == WireType.LEN:
+                stop = i + value
+            elif wire == WireType.SGROUP:
+                stop = self._skip_group_memory(buf, i, end, base, number, depth + 1)
+            elif wire == WireType.EGROUP:
+                raise MalformedInput(
+                    f"end-group tag of field {number} at offset {base + offset} closes no group"
+                )
+            else:
+                stop = i
+            if stop > end:
+                raise _past_end(number, base + offset, base + end)
+            kind = spec.get(number)
+            if kind is not None:
+                found = self._value(schema, kind, wire, value, buf, i, stop, base, depth)
+                if found is not None:
+                    msg.values.setdefault(number, []).append(found)
+            i = stop
+        return msg
+
+    def _value(
+        self,
+        schema: Schema,
+        kind: str,
+        wire: int,
+        value: int,
+        buf: bytes,
+        i: int,
+        stop: int,
+        base: int,
+        depth: int,
+    ) -> Value | None:
+        if kind == "varint":
+            return value if wire == WireType.VARINT else None
+        if wire != WireType.LEN:
+            return None
+        if kind == "span":
+            return Span(base + i, stop - i)
+        if kind == "prefix":
+            return buf[i : min(stop, i + self.prefix_bytes)]
+        if kind in ("bytes", "string"):
+            self._check_size(0, base + i, stop - i)
+            return (
+                buf[i:stop] if kind == "bytes" else buf[i:stop].decode("utf-8", "surrogateescape")
             )
-        return Field(number, WireType.LEN, offset, length, Span(start, length))
+        return self._decode_memory(schema, kind, buf, i, stop, base, depth + 1)
 
-    def _skip_group(self, number: int, offset: int, end: int | None, depth: int) -> None:
-        """Skip a (deprecated) group as parsers do: nested fields up to the matching end tag."""
+    def _skip_group_memory(
+        self, buf: bytes, i: int, end: int, base: int, number: int, depth: int
+    ) -> int:
+        start = i
         if depth > self.max_depth:
             raise ScanLimitExceeded(f"protobuf groups nest deeper than {self.max_depth} levels")
-        while not self._finished(self._src.pos, end):
+        while i < end:
+            at = i
+            inner, wire, value, i = parse_header(buf, i, base)
+            self._count()
+            if wire == WireType.EGROUP:
+                if inner != number:
+                    raise _bad_group_end(number, inner, base + at)
+                return i
+            if wire == WireType.LEN:
+                i += value
+            elif wire == WireType.SGROUP:
+                i = self._skip_group_memory(buf, i, end, base, inner, depth + 1)
+        raise MalformedInput(
+            f"group {number} starting before offset {base + start} is never closed"
+        )
+
+    # --- streaming (messages bigger than the window) ------------------------------------------
+
+    def _decode_stream(
+        self, schema: Schema, name: str, start: int, end: int | None, depth: int
+    ) -> Message:
+        self._enter(depth, start)
+        spec, msg = schema[name], Message(name, start)
+        for item in self.fields(start, end):
+            kind = spec.get(item.number)
+            if kind is not None:
+                found = self._stream_value(schema, item, kind, depth)
+                if found is not None:
+                    msg.values.setdefault(item.number, []).append(found)
+        return msg
+
+    def _stream_value(self, schema: Schema, item: Field, kind: str, depth: int) -> Value | None:
+        wire, length = item.wire_type, item.span.length
+        if wire is not WireType.LEN or kind in ("varint", "span"):
+            return self._value(schema, kind, wire, item.value, b"", 0, length, item.span.start, depth)
+        if kind == "prefix":
+            return self._src.read(min(length, self.prefix_bytes))
+        if kind in ("bytes", "string"):
+            self._check_size(item.number, item.offset, length)
+        elif length > self.window:
+            return self._decode_stream(schema, kind, item.span.start, item.span.end, depth + 1)
+        data = self._src.read(length)
+        return self._value(schema, kind, wire, length, data, 0, length, item.span.start, depth)
+
+    def _next_field(self, end: int | None, depth: int) -> Field:
+        offset = self._src.pos
+        number, wire, value, used = parse_header(self._src.peek(_MAX_HEADER), 0, offset)
+        self._src.skip_to(offset + used)
+        self._count()
+        start = offset + used
+        if wire == WireType.SGROUP:
+            self._skip_group_stream(number, end, depth + 1)
+        stop = start + value if wire == WireType.LEN else self._src.pos
+        if end is not None and stop > end:
+            raise _past_end(number, offset, end)
+        return Field(number, WireType(wire), offset, value, Span(start, stop - start))
+
+    def _skip_group_stream(self, number: int, end: int | None, depth: int) -> None:
+        """Skip a (deprecated) group as parsers do: nested fields up to the matching end tag."""
+        start = self._src.pos
+        if depth > self.max_depth:
+            raise ScanLimitExceeded(f"protobuf groups nest deeper than {self.max_depth} levels")
+        while not (self._src.at_eof() if end is None else self._src.pos >= end):
             item = self._next_field(end, depth)
             if item.wire_type is WireType.EGROUP:
                 if item.number != number:
-                    raise MalformedInput(
-                        f"group {number} at offset {offset} closed by field {item.number}'s "
-                        f"end tag at offset {item.offset}"
-                    )
+                    raise _bad_group_end(number, item.number, item.offset)
                 return
             self._src.skip_to(item.span.end)
-        raise MalformedInput(f"group {number} at offset {offset} is never closed")
+        raise MalformedInput(f"group {number} starting before offset {start} is never closed")
+
+
+def _bad_group_end(number: int, closing: int, offset: int) -> MalformedInput:
+    return MalformedInput(f"group {number} closed by field {closing}'s end tag at offset {offset}")

@@ -11,7 +11,7 @@ Python internals (CVE-2024-34359: llama-cpp-python rendered them without a sandb
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -105,12 +105,42 @@ class _Reader:
             left -= len(chunk)
             self.offset += len(chunk)
 
-    def unpack(self, code: str, what: str) -> int | float | bool:
+    def _layout(self, code: str) -> struct.Struct:
         layout = self._layouts.get(code)
         if layout is None:
             layout = self._layouts[code] = struct.Struct(self.endian + code)
+        return layout
+
+    def unpack(self, code: str, what: str) -> int | float | bool:
+        layout = self._layout(code)
         value: int | float | bool = layout.unpack(self.take(layout.size, what))[0]
         return value
+
+    def skip_strings(self, count: int, wide: bool, what: str, tick: Callable[[], None]) -> None:
+        """Skip ``count`` length-prefixed strings; the hot loop of a vocabulary array."""
+        layout = self._layout("Q" if wide else "I")
+        width = layout.size
+        end = min(self._budget, self._size if self._size is not None else self._budget)
+        for index in range(count):
+            if len(self._buf) - self._pos < width:
+                self._refill(width, what)
+            (n,) = layout.unpack_from(self._buf, self._pos)
+            if n > MAX_STRING:
+                raise _Malformed(f"element {index} of {what} is {n} bytes, over {MAX_STRING}")
+            step = width + n
+            if self._pos + step <= len(self._buf) and self.offset + step <= end:
+                self._pos += step
+                self.offset += step
+            else:
+                self.skip(width, what)
+                self.skip(n, what)
+            if index % _DEADLINE_EVERY == _DEADLINE_EVERY - 1:
+                tick()
+
+    def _refill(self, need: int, what: str) -> None:
+        self._buf, self._pos = self._buf[self._pos :] + self._stream.read(_CHUNK), 0
+        if len(self._buf) < need:
+            raise _Malformed(f"file ends inside {what}")
 
     def set_big_endian(self) -> None:
         self.endian = ">"
@@ -211,13 +241,12 @@ class _Parser:
         length_size = 8 if self.header.wide else 4
         smallest = length_size if etype == _STRING else 4 + length_size
         self.r.reserve(count * smallest, f"array {key!r} of {count} elements")
-        for index in range(count):
-            if etype == _STRING:
-                self.string(f"element {index} of {key!r}", keep=False)
-            else:
-                self.array(key, depth + 1)
-            if index % _DEADLINE_EVERY == _DEADLINE_EVERY - 1:
-                self.ctx.check_deadline()
+        if etype == _STRING:
+            self.r.skip_strings(count, self.header.wide, f"array {key!r}", self.ctx.check_deadline)
+            return
+        for _ in range(count):
+            self.array(key, depth + 1)
+            self.ctx.check_deadline()
 
     def tensors(self, count: int) -> int:
         """Read the tensor descriptions; return the highest data offset they use."""

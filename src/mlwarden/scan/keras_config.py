@@ -45,9 +45,8 @@ _CODE_TYPE_BYTES = (0x63, 0xE3)
 _BYTES_TYPE = (0x73, 0xF3)
 _CODE_FIELD_OFFSETS = (17, 21, 25)
 _REFERENCE_KEYS = frozenset({"module", "class_name", "config", "registered_name"})
-#: Only these are walked; numbers, booleans and nulls cannot carry code or names.
-_CONTAINERS = (dict, list, str)
-#: Shorter strings cannot be a safe-mode toggle name, bytecode or a nested config.
+#: Numbers, booleans and nulls carry no code or names; shorter strings cannot be a
+#: safe-mode toggle name, bytecode or a nested config.
 _MIN_INTERESTING_STRING = min(16, *(len(name) for name in UNSAFE_TOGGLES))
 
 
@@ -116,20 +115,27 @@ def _visit(node: _Node, stack: list[_Node]) -> Iterator[KerasIssue]:
         for key, child in value.items():
             if key == "safe_mode" and child is False:
                 yield _safe_mode_issue(f"{node.path}.{key}", layer)
-            covered = covers and key in _REFERENCE_KEYS
-            yield from _push(node.child(child, f".{key}", layer, covered), stack)
+            if _worth_visiting(child):
+                covered = covers and key in _REFERENCE_KEYS
+                yield from _push(node.child(child, f".{key}", layer, covered), stack)
     elif isinstance(value, list):
         for i, child in enumerate(value):
-            if isinstance(child, _CONTAINERS):
+            if _worth_visiting(child):
                 yield from _push(node.child(child, f"[{i}]", node.layer), stack)
 
 
+def _worth_visiting(value: object) -> bool:
+    """Containers, and strings long enough to be a toggle name, bytecode or a config."""
+    if isinstance(value, str):
+        return len(value) >= _MIN_INTERESTING_STRING
+    return isinstance(value, (dict, list))
+
+
 def _push(node: _Node, stack: list[_Node]) -> Iterator[KerasIssue]:
-    """Queue containers; check strings at once (most are short and skipped cheaply)."""
+    """Queue containers; check strings at once."""
     if isinstance(node.value, str):
-        if len(node.value) >= _MIN_INTERESTING_STRING:
-            yield from _check_string(node.value, node, stack)
-    elif isinstance(node.value, (dict, list)):
+        yield from _check_string(node.value, node, stack)
+    else:
         stack.append(node)
 
 
