@@ -79,6 +79,8 @@ def _other(path: Path, kind: str) -> None:
         import gguf
 
         gguf.GGUFReader(path)
+    elif kind == "gguf-jinja":
+        _render_gguf_template(path)
     elif kind == "torchscript":
         import torch
 
@@ -91,6 +93,19 @@ def _other(path: Path, kind: str) -> None:
                 raise ValueError("bad member")
     else:
         raise ValueError(f"unknown loader {kind!r}")
+
+
+def _render_gguf_template(path: Path) -> None:
+    """What llama-cpp-python did before CVE-2024-34359: render the template unsandboxed."""
+    import gguf
+    import jinja2
+
+    field = gguf.GGUFReader(path).fields["tokenizer.chat_template"]
+    template = bytes(field.parts[field.data[0]]).decode("utf-8")
+    messages = [{"role": "user", "content": "hello"}]
+    jinja2.Environment().from_string(template).render(  # noqa: S701 - the vulnerable way
+        messages=messages, add_generation_prompt=True
+    )
 
 
 _LOADERS: dict[str, Callable[[Path], None]] = {

@@ -111,7 +111,7 @@ def test_real_torchscript_code_is_clean(archives: dict[str, dict[str, str]], kin
 
 
 def _forward_file(archives: dict[str, dict[str, str]]) -> tuple[str, str]:
-    """The scripted Block's own file (it has ``def forward`` with raise/getattr-free code)."""
+    """The scripted Block's own file: the one whose ``forward`` the tests inject into."""
     name, source = next((n, s) for n, s in archives["scripted"].items() if "class Block" in s)
     return name, source
 
@@ -172,6 +172,8 @@ def test_injected_code_is_flagged(
         "  return ops.quantized.linear_dynamic(x, ops.aten.relu(x))\n",
         "def f(x: Tensor) -> Tensor:\n  return torch.ops.torchvision.nms(x, x, 0.5)\n",
         'def f(self) -> Tensor:\n  _0 = getattr(self, "0")\n  return torch.__not__(False)\n',
+        # the annotation a dynamically quantized Linear prints for its packed params
+        "class L(Module):\n  _packed : __torch__.torch.classes.quantized.LinearPackedParamsBase\n",
     ],
 )
 def test_benign_lookalikes_are_not_flagged(source: str) -> None:

@@ -24,7 +24,8 @@ from mlwarden.scan.base import Artifact, MiB, ScanContext
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-CHUNK = 64 * 1024
+#: Compressed input is fed in small pieces so that the expansion ratio is measured closely.
+CHUNK = 16 * 1024
 #: Spools of non-seekable streams stay in memory up to this size, then move to a temp file.
 SPOOL_MEMORY = 64 * MiB
 #: The expansion ratio is only judged once this much has been produced (tiny files vary).
@@ -81,6 +82,11 @@ class ZlibDecoder:
     @property
     def needs_input(self) -> bool:
         return self._needs_input
+
+    @property
+    def held_input(self) -> int:
+        """Input bytes fed but not consumed yet (exact, unlike bz2/lzma's internal buffers)."""
+        return len(self._obj.unconsumed_tail)
 
     def decompress(self, data: bytes, max_length: int = -1) -> bytes:
         out = self._obj.decompress(self._obj.unconsumed_tail + data, max(max_length, 0))
@@ -233,7 +239,7 @@ class DecompressingReader(io.RawIOBase):
         self._expect_size, self._magic = expect_size, restart_magic
         self._decoder = new_decoder()
         self._pending = b""
-        self._out = self._consumed = self._crc = 0
+        self._out = self._fed = self._crc = 0
         self._done = False
 
     def readable(self) -> bool:
@@ -290,7 +296,7 @@ class DecompressingReader(io.RawIOBase):
         return True
 
     def _decode(self, data: bytes, limit: int) -> bytes:
-        self._consumed += len(data)
+        self._fed += len(data)
         try:
             return self._decoder.decompress(data, limit)
         except _DECODE_ERRORS as exc:
@@ -299,13 +305,15 @@ class DecompressingReader(io.RawIOBase):
     def _account(self, out: bytes) -> None:
         self._out += len(out)
         self._crc = zlib.crc32(out, self._crc)
-        ratio = self._out / max(self._consumed, 1)
+        held = self._decoder.held_input if isinstance(self._decoder, ZlibDecoder) else 0
+        consumed = max(self._fed - held, 1)
+        ratio = self._out / consumed
         try:
             charge_expansion(self._ctx, len(out))
             if self._out >= RATIO_GRACE and ratio > self._ctx.limits.max_ratio:
                 raise DecompressionBomb(
                     f"expands more than {self._ctx.limits.max_ratio:g}:1 "
-                    f"({self._out} bytes from {self._consumed})"
+                    f"({self._out} bytes from {consumed})"
                 )
         except DecompressionBomb as exc:
             self._state.bomb = str(exc)

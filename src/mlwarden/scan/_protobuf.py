@@ -77,7 +77,7 @@ class Field:
     span: Span
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """The fields a schema selected from one message, in wire order per field number."""
 
@@ -102,9 +102,8 @@ class Message:
     def ints(self, number: int) -> list[int]:
         return [v for v in self.values.get(number, ()) if isinstance(v, int)]
 
-    def children(self) -> Iterator[Message]:
-        for values in self.values.values():
-            yield from (v for v in values if isinstance(v, Message))
+    def children(self) -> list[Message]:
+        return [v for values in self.values.values() for v in values if isinstance(v, Message)]
 
 
 #: A decoded field value: a sub-message, a string, bytes, an integer or an unread payload's span.
@@ -118,7 +117,7 @@ def walk(root: Message) -> Iterator[tuple[tuple[Message, ...], Message]]:
         trail, msg = stack.pop()
         yield trail, msg
         below = (*trail, msg)
-        stack.extend((below, child) for child in reversed(list(msg.children())))
+        stack.extend([(below, child) for child in msg.children()][::-1])
 
 
 def validate_schema(schema: Schema) -> None:
@@ -129,6 +128,9 @@ def validate_schema(schema: Schema) -> None:
                 raise ValueError(f"{name} field {number}: unknown kind {kind!r}")
             if not 1 <= number <= _MAX_FIELD_NUMBER:
                 raise ValueError(f"{name}: invalid field number {number}")
+
+
+_VARINT, _I64, _LEN, _SGROUP, _EGROUP, _I32 = (int(w) for w in WireType)
 
 
 def _no_check() -> None:
@@ -158,22 +160,28 @@ def parse_header(buf: bytes, i: int, base: int = 0) -> tuple[int, int, int, int]
         VARINT, I32 and I64 fields, the payload length of LEN fields (the payload follows the
         header) and 0 for group tags.
     """
-    offset = base + i
-    tag, i = _varint_at(buf, i, base)
+    # One-byte tags and values are the common case: decode them inline (hot loop).
+    if i < len(buf) and buf[i] < 0x80:
+        tag, j = buf[i], i + 1
+    else:
+        tag, j = _varint_at(buf, i, base)
     number, wire = tag >> 3, tag & 7
     if number == 0 or number > _MAX_FIELD_NUMBER:
-        raise MalformedInput(f"invalid field number {number} at offset {offset}")
-    if wire > WireType.I32:
-        raise MalformedInput(f"invalid wire type {wire} for field {number} at offset {offset}")
-    if wire in (WireType.VARINT, WireType.LEN):
-        value, i = _varint_at(buf, i, base)
-        if wire == WireType.LEN and value > _MAX_LENGTH:
-            raise MalformedInput(f"field {number} at offset {offset} has length {value} > 2 GiB")
-        return number, wire, value, i
-    width = 8 if wire == WireType.I64 else 4 if wire == WireType.I32 else 0
-    if i + width > len(buf):
-        raise MalformedInput(f"{width}-byte field {number} at offset {offset} is cut short")
-    return number, wire, int.from_bytes(buf[i : i + width], "little"), i + width
+        raise MalformedInput(f"invalid field number {number} at offset {base + i}")
+    if wire in (_VARINT, _LEN):
+        if j < len(buf) and buf[j] < 0x80:
+            value, j = buf[j], j + 1
+        else:
+            value, j = _varint_at(buf, j, base)
+        if wire == _LEN and value > _MAX_LENGTH:
+            raise MalformedInput(f"field {number} at offset {base + i} has length {value} > 2 GiB")
+        return number, wire, value, j
+    if wire > _I32:
+        raise MalformedInput(f"invalid wire type {wire} for field {number} at offset {base + i}")
+    width = 8 if wire == _I64 else 4 if wire == _I32 else 0
+    if j + width > len(buf):
+        raise MalformedInput(f"{width}-byte field {number} at offset {base + i} is cut short")
+    return number, wire, int.from_bytes(buf[j : j + width], "little"), j + width
 
 
 def _past_end(number: int, offset: int, end: int) -> MalformedInput:
@@ -349,19 +357,19 @@ class ProtoReader:
                 f"protobuf messages nest deeper than {self.max_depth} levels (offset {offset})"
             )
 
-    def _count(self) -> None:
-        self.fields_read += 1
+    def _count(self, n: int = 1) -> None:
+        before = self.fields_read
+        self.fields_read += n
         if self.fields_read > self.max_fields:
             raise ScanLimitExceeded(f"more than {self.max_fields} protobuf fields")
-        if self.fields_read % _CHECK_EVERY == 0:
+        if before // _CHECK_EVERY != self.fields_read // _CHECK_EVERY:
             self._check()
 
-    def _check_size(self, number: int, offset: int, length: int, limit: int | None = None) -> None:
-        limit = self.max_bytes if limit is None else limit
-        if length > limit:
+    def _check_size(self, offset: int, length: int) -> None:
+        if length > self.max_bytes:
             raise MalformedInput(
-                f"field {number} at offset {offset} holds {length} bytes, "
-                f"more than the {limit} allowed for it"
+                f"value at offset {offset} holds {length} bytes, "
+                f"more than the {self.max_bytes} allowed for it"
             )
 
     # --- in-memory decoding (messages up to the window) ---------------------------------------
@@ -371,16 +379,16 @@ class ProtoReader:
     ) -> Message:
         """Decode ``buf[i:end]``; ``buf[0]`` lies at stream offset ``base``."""
         self._enter(depth, base + i)
-        spec, msg = schema[name], Message(name, base + i)
+        spec, msg, count = schema[name], Message(name, base + i), 0
         while i < end:
             offset = i
             number, wire, value, i = parse_header(buf, i, base)
-            self._count()
-            if wire == WireType.LEN:
+            count += 1
+            if wire == _LEN:
                 stop = i + value
-            elif wire == WireType.SGROUP:
+            elif wire == _SGROUP:
                 stop = self._skip_group_memory(buf, i, end, base, number, depth + 1)
-            elif wire == WireType.EGROUP:
+            elif wire == _EGROUP:
                 raise MalformedInput(
                     f"end-group tag of field {number} at offset {base + offset} closes no group"
                 )
@@ -394,6 +402,8 @@ class ProtoReader:
                 if found is not None:
                     msg.values.setdefault(number, []).append(found)
             i = stop
+        # A window holds few enough fields to count them once per message.
+        self._count(count)
         return msg
 
     def _value(
@@ -417,7 +427,7 @@ class ProtoReader:
         if kind == "prefix":
             return buf[i : min(stop, i + self.prefix_bytes)]
         if kind in ("bytes", "string"):
-            self._check_size(0, base + i, stop - i)
+            self._check_size(base + i, stop - i)
             return (
                 buf[i:stop] if kind == "bytes" else buf[i:stop].decode("utf-8", "surrogateescape")
             )
@@ -463,11 +473,13 @@ class ProtoReader:
     def _stream_value(self, schema: Schema, item: Field, kind: str, depth: int) -> Value | None:
         wire, length = item.wire_type, item.span.length
         if wire is not WireType.LEN or kind in ("varint", "span"):
-            return self._value(schema, kind, wire, item.value, b"", 0, length, item.span.start, depth)
+            return self._value(
+                schema, kind, wire, item.value, b"", 0, length, item.span.start, depth
+            )
         if kind == "prefix":
             return self._src.read(min(length, self.prefix_bytes))
         if kind in ("bytes", "string"):
-            self._check_size(item.number, item.offset, length)
+            self._check_size(item.span.start, length)
         elif length > self.window:
             return self._decode_stream(schema, kind, item.span.start, item.span.end, depth + 1)
         data = self._src.read(length)
@@ -475,10 +487,13 @@ class ProtoReader:
 
     def _next_field(self, end: int | None, depth: int) -> Field:
         offset = self._src.pos
-        number, wire, value, used = parse_header(self._src.peek(_MAX_HEADER), 0, offset)
+        window = self._src.peek(_MAX_HEADER)
+        number, wire, value, used = parse_header(window, 0, offset)
         self._src.skip_to(offset + used)
         self._count()
-        start = offset + used
+        # LEN: the payload after the header; otherwise the value after the tag.
+        tag_length = next(k for k, byte in enumerate(window) if byte < 0x80) + 1
+        start = offset + (used if wire == WireType.LEN else tag_length)
         if wire == WireType.SGROUP:
             self._skip_group_stream(number, end, depth + 1)
         stop = start + value if wire == WireType.LEN else self._src.pos

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, cast
 from mlwarden.errors import MalformedInput, ScanLimitExceeded
 from mlwarden.findings import Finding, ItemError
 from mlwarden.scan._archive_io import (
+    EXPANDED_KEY,
     RATIO_GRACE,
     SPOOL_MEMORY,
     DecompressionBomb,
@@ -218,7 +219,7 @@ def _scan_7z(artifact: Artifact, ctx: ScanContext, archive: Any, size: int) -> I
 
 def _declared_bomb(ctx: ScanContext, declared: int, size: int) -> str | None:
     limits = ctx.limits
-    if declared > limits.max_expanded_bytes - ctx.stats.get("expanded_bytes", 0):
+    if declared > limits.max_expanded_bytes - ctx.stats.get(EXPANDED_KEY, 0):
         return f"members declare {declared} bytes, over the limit of {limits.max_expanded_bytes}"
     if declared >= RATIO_GRACE and declared > limits.max_ratio * max(size, 1):
         return f"members declare {declared} bytes from a {size}-byte archive"

@@ -180,6 +180,7 @@ _RAW_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\\(?:x5f|u005f|U0000005f|137|N\{LOW LINE\})", re.I), "escapes an underscore"),
     (re.compile(r"['\"]_+['\"]\s*\*|\*\s*['\"]_+['\"]"), "multiplies underscores"),
     (re.compile(r"%c"), "builds characters with %c"),
+    (re.compile(r"(['\"])__\w+__\1"), "spells a dunder name as a string"),
     (re.compile(r"\{\w*(?:\.|\[)\s*['\"]?_"), "uses str.format fields that reach attributes"),
 )
 

@@ -27,7 +27,9 @@ _CHUNK = 1024 * 1024
 _OVERLAP = 64
 #: Start of a serialised Keras object: ``{"class_name": ...`` (Keras 2) or ``{"module": ...``.
 _CANDIDATE = re.compile(rb'\{\s*"(?:class_name|module)"\s*:')
-_JSON_TOKENS = re.compile(rb'[{}"\\]')
+#: A whole JSON string (unrolled loop: no backtracking blow-up), a brace, or a lone quote
+#: (a string that runs past the end of the buffer).
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[{}]|"', re.DOTALL)
 _MAX_CANDIDATES = 256
 _HEAD = 4096
 #: Standalone JSON files above this size are parsed only if their head mentions class_name.
@@ -238,8 +240,10 @@ class _Carver:
 
     def _object_end(self, start: int) -> int | None:
         """Index just past the object's closing brace, reading more data as needed."""
+        pos, depth = start, 0
         while True:
-            end = _balanced_end(self.buf, start)
+            self.ctx.check_deadline()
+            end, pos, depth = _balanced_end(self.buf, pos, depth)
             if end is not None:
                 return end
             if self.eof or len(self.buf) - start > self.limit:
@@ -247,22 +251,18 @@ class _Carver:
             self._read(max(_CHUNK, len(self.buf) - start))
 
 
-def _balanced_end(buf: bytes, start: int) -> int | None:
-    depth, in_string, skip = 0, False, -1
-    for match in _JSON_TOKENS.finditer(buf, start):
-        i = match.start()
-        char = buf[i]
-        if i == skip:
+def _balanced_end(buf: bytes, pos: int, depth: int) -> tuple[int | None, int, int]:
+    """Scan braces outside strings from ``pos``: (end or None, where to resume, depth)."""
+    for match in _JSON_TOKENS.finditer(buf, pos):
+        token = match.group()
+        if token == b'"':  # a string not closed within the buffer: resume at its quote
+            return None, match.start(), depth
+        if token[0] == 0x22:
             continue
-        if char == 0x5C:  # backslash: escapes the next character inside a string
-            skip = i + 1 if in_string else skip
-        elif char == 0x22:
-            in_string = not in_string
-        elif not in_string:
-            depth += 1 if char == 0x7B else -1
-            if depth == 0:
-                return i + 1
-    return None
+        depth += 1 if token == b"{" else -1
+        if depth == 0:
+            return match.end(), match.end(), depth
+    return None, len(buf), depth
 
 
 def _parse_candidate(data: bytes) -> object:

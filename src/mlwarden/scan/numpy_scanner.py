@@ -17,13 +17,11 @@ import re
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from mlwarden.findings import Finding, Severity
 from mlwarden.scan.base import Artifact, ScanContext, finding
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from mlwarden.scan.window import Window
 
 MAGIC = b"\x93NUMPY"
 #: numpy.load refuses longer headers unless ``max_header_size`` is raised.
@@ -42,6 +40,7 @@ _TYPESTR = re.compile(
 )
 _PY2_LONG = re.compile(r"(?<![\w'\"])(\d+)[lL](?=\s*[,)\]])")
 _PICKLE_PROTOCOLS = range(6)
+_UNBOUNDED = 2**62  # window length when the artifact's size is unknown: read to EOF
 
 
 class _Malformed(Exception):
@@ -168,67 +167,10 @@ def _check_typestr(text: str) -> _Dtype:
     return _Dtype(8 if fixed[0] in "mM" else int(fixed[1:]), False)
 
 
-class _Window(io.RawIOBase):
-    """A read-only view of ``length`` bytes of ``stream`` starting at its current position."""
-
-    def __init__(self, stream: BinaryIO, length: int | None) -> None:
-        super().__init__()
-        self._stream = stream
-        self._start = stream.tell() if stream.seekable() else 0
-        self._length = length
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._stream.seekable()
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        want = len(view)
-        if self._length is not None:
-            want = max(0, min(want, self._length - self._pos))
-        data = self._stream.read(want)
-        view[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self._pos
-        elif whence == io.SEEK_END:
-            if self._length is None:
-                raise OSError("window of unknown length cannot seek from its end")
-            offset += self._length
-        self._pos = max(0, offset)
-        self._stream.seek(self._start + self._pos)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
-
-
-def _skip(stream: BinaryIO, offset: int) -> None:
-    if stream.seekable():
-        stream.seek(offset)
-        return
-    while offset > 0:
-        chunk = stream.read(min(offset, 1024 * 1024))
-        if not chunk:
-            return
-        offset -= len(chunk)
-
-
 def _window_opener(artifact: Artifact, offset: int, length: int | None) -> Callable[[], BinaryIO]:
     def opener() -> BinaryIO:
-        stream = artifact.open()
-        _skip(stream, offset)
-        return io.BufferedReader(_Window(stream, length))
+        bound = _UNBOUNDED if length is None else length
+        return io.BufferedReader(Window(artifact.open(), offset, bound))
 
     return opener
 
@@ -249,9 +191,8 @@ def _embedded_pickle(
 
 
 def _peek(artifact: Artifact, offset: int, n: int) -> bytes:
-    with artifact.open() as stream:
-        _skip(stream, offset)
-        return stream.read(n)
+    with Window(artifact.open(), offset, n) as window:
+        return window.read(n)
 
 
 class NumpyScanner:

@@ -27,6 +27,14 @@ _PICKLE_PROTOCOL_MAX = 5
 _TEXT_CODE_SUFFIXES = (".py",)
 
 
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+
+
+def _hdf5_after_user_block(head: bytes) -> bool:
+    # HDF5 allows a user block of 512 * 2**k bytes before the signature; h5py opens such files.
+    return any(head[off : off + 8] == _HDF5 for off in (512, 1024, 2048))
+
+
 def _is_zlib(head: bytes) -> bool:
     if len(head) < 2 or head[0] & 0x0F != 8 or head[0] >> 4 > 7:
         return False
@@ -81,6 +89,8 @@ def _is_pickle(head: bytes) -> bool:
 def sniff(head: bytes, name: str = "", size: int | None = None, tail: bytes = b"") -> list[str]:
     """Return the formats the bytes can be read as (may be empty, may be several)."""
     found: list[str] = [fmt for magic, fmt in _MAGIC if head.startswith(magic)]
+    if not found and _hdf5_after_user_block(head):
+        found.append("hdf5")
     lower = name.lower()
     if not found:
         found.extend(_sniff_headerless(head, lower, size))

@@ -101,7 +101,9 @@ def _read_source(artifact: Artifact, ctx: ScanContext) -> str:
 
 
 def _text_findings(artifact: Artifact, source: str) -> Iterator[Finding]:
-    for match in _TEXT_PATTERNS.finditer(source):
+    """Code that does not parse is still searched for the most telling tokens."""
+    match = _TEXT_PATTERNS.search(source)
+    if match is not None:
         yield finding(
             "SCAN-TS-001",
             artifact.location,
@@ -109,7 +111,6 @@ def _text_findings(artifact: Artifact, source: str) -> Iterator[Finding]:
             evidence=match.group(0),
             confidence=Confidence.MEDIUM,
         )
-        return
 
 
 def _suspicious(tree: ast.AST, ctx: ScanContext) -> Iterator[tuple[int, str, str]]:
