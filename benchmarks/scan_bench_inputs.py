@@ -157,7 +157,8 @@ def _arrays(total_bytes: int) -> dict[str, Any]:
     import numpy as np
 
     return {
-        f"layer{i}.weight": np.arange(n, dtype=np.float32) for i, n in enumerate(_chunks(total_bytes))
+        f"layer{i}.weight": np.arange(n, dtype=np.float32)
+        for i, n in enumerate(_chunks(total_bytes))
     }
 
 

@@ -58,7 +58,7 @@ print(json.dumps({"scan_s": s, "unsafe": bool(r.at_or_above(Severity.MEDIUM)),
 
 @dataclass(frozen=True)
 class Run:
-    """One subprocess run: exit code, wall seconds, peak RSS (MB, 10^6 bytes) of the process tree, output."""
+    """One subprocess run: exit code, wall seconds, peak RSS (MB = 10^6 bytes), output."""
 
     rc: int
     wall: float
@@ -122,7 +122,16 @@ class MlwardenCli(Tool):
         self.exe = str(Path(sys.executable).with_name("mlwarden"))
 
     def command(self, path: Path, workdir: Path) -> list[str]:
-        return [self.exe, "scan", str(path), "--format", "json", "--fail-on", "medium", "--no-progress"]
+        return [
+            self.exe,
+            "scan",
+            str(path),
+            "--format",
+            "json",
+            "--fail-on",
+            "medium",
+            "--no-progress",
+        ]
 
     def verdict(self, run: Run, workdir: Path) -> str:
         return {0: CLEAN, 1: UNSAFE, 3: SKIPPED}.get(run.rc, ERROR)

@@ -42,7 +42,7 @@ def test_at_or_above_and_max_severity() -> None:
     assert [f.severity for f in report.at_or_above(Severity.MEDIUM)] == [Severity.HIGH]
     assert report.max_severity() is Severity.HIGH
     assert report.counts()["high"] == 1
-    assert list(report.counts())[0] == "critical"
+    assert next(iter(report.counts())) == "critical"
     assert Report("scan").max_severity() is None
 
 

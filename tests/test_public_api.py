@@ -11,8 +11,20 @@ import mlwarden
 def test_all_is_pinned() -> None:
     assert sorted(mlwarden.__all__) == sorted(
         [
-            "RISKS", "RULES", "Confidence", "Finding", "Location", "MlwardenError", "Report",
-            "Risk", "RiskId", "Rule", "ScanLimits", "ScanOptions", "Severity", "__version__",
+            "RISKS",
+            "RULES",
+            "Confidence",
+            "Finding",
+            "Location",
+            "MlwardenError",
+            "Report",
+            "Risk",
+            "RiskId",
+            "Rule",
+            "ScanLimits",
+            "ScanOptions",
+            "Severity",
+            "__version__",
             "scan",
         ]
     )

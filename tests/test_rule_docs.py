@@ -24,7 +24,13 @@ def test_pages_have_house_sections(tmp_path: Path) -> None:
     pages = write_pages(tmp_path)
     assert len(pages) == len(RULES)
     text = pages[0].read_text(encoding="utf-8")
-    for heading in ("What it does", "Why is this bad?", "Example", "Use instead", "References",
-                    "OWASP"):
+    for heading in (
+        "What it does",
+        "Why is this bad?",
+        "Example",
+        "Use instead",
+        "References",
+        "OWASP",
+    ):
         assert f"## {heading}" in text
     assert "SCAN-PKL-001" in (tmp_path / "README.md").read_text(encoding="utf-8")

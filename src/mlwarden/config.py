@@ -146,10 +146,12 @@ def load_settings(
     path = Path(config_file) if config_file is not None else Path(CONFIG_FILE)
     if config_file is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    settings_cls = type("Settings", (Settings,), {})
-    settings_cls.model_config = {**Settings.model_config, "toml_file": path}
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
     try:
-        return settings_cls(**_deep_clean(overrides or {}))
+        return _FromFile(**_deep_clean(overrides or {}))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
@@ -167,8 +169,11 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 def default_config_text() -> str:
     """A commented ``mlwarden.toml`` listing every setting with its default."""
-    lines = ["# mlwarden configuration. Precedence: CLI > MLWARDEN_* env > this file >",
-             "# [tool.mlwarden] in pyproject.toml > defaults. Uncomment to change a value.", ""]
+    lines = [
+        "# mlwarden configuration. Precedence: CLI > MLWARDEN_* env > this file >",
+        "# [tool.mlwarden] in pyproject.toml > defaults. Uncomment to change a value.",
+        "",
+    ]
     for section, field in Settings.model_fields.items():
         model = field.annotation
         if not isinstance(model, type) or not issubclass(model, BaseModel):

@@ -55,7 +55,11 @@ def _safetensors(tensors: dict[str, list[float]]) -> bytes:
     data, offset = b"", 0
     for name, values in tensors.items():
         raw = struct.pack(f"<{len(values)}f", *values)
-        header[name] = {"dtype": "F32", "shape": [len(values)], "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": [len(values)],
+            "data_offsets": [offset, offset + len(raw)],
+        }
         data += raw
         offset += len(raw)
     text = json.dumps(header).encode()
@@ -66,8 +70,11 @@ def _safetensors(tensors: dict[str, list[float]]) -> bytes:
 def _npy(values: list[float]) -> bytes:
     header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({len(values)},), }}"
     header += " " * (-(len(header) + 11) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + struct.pack(
-        f"<{len(values)}d", *values
+    return (
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", len(header))
+        + header.encode()
+        + struct.pack(f"<{len(values)}d", *values)
     )
 
 
@@ -85,11 +92,22 @@ def _memo_stack_global() -> bytes:
 def _keras_lambda() -> bytes:
     config = {
         "class_name": "Sequential",
-        "config": {"name": "seq", "layers": [
-            {"class_name": "Dense", "config": {"name": "d", "units": 4}},
-            {"class_name": "Lambda", "config": {"name": "l", "function": {
-                "class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}}},
-        ]},
+        "config": {
+            "name": "seq",
+            "layers": [
+                {"class_name": "Dense", "config": {"name": "d", "units": 4}},
+                {
+                    "class_name": "Lambda",
+                    "config": {
+                        "name": "l",
+                        "function": {
+                            "class_name": "__lambda__",
+                            "config": {"code": "4wEAAAAAAAAA"},
+                        },
+                    },
+                },
+            ],
+        },
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -104,21 +122,42 @@ def build_demo_folder(dest: str | Path) -> list[DemoFile]:
     (root / "models").mkdir(parents=True, exist_ok=True)
     model = _benign_model()
     files: dict[str, tuple[bytes, bool, str]] = {
-        "models/classifier.pkl": (pickle.dumps(model, protocol=4), False,
-                                  "scikit-learn pipeline saved with pickle"),
-        "models/classifier.pkl.gz": (gzip.compress(pickle.dumps(model, protocol=5)), False,
-                                     "the same model, gzip-compressed"),
-        "models/weights.safetensors": (_safetensors({"w": [0.5, -1.0, 2.0], "b": [0.1]}),
-                                       False, "weights in safetensors (cannot run code)"),
+        "models/classifier.pkl": (
+            pickle.dumps(model, protocol=4),
+            False,
+            "scikit-learn pipeline saved with pickle",
+        ),
+        "models/classifier.pkl.gz": (
+            gzip.compress(pickle.dumps(model, protocol=5)),
+            False,
+            "the same model, gzip-compressed",
+        ),
+        "models/weights.safetensors": (
+            _safetensors({"w": [0.5, -1.0, 2.0], "b": [0.1]}),
+            False,
+            "weights in safetensors (cannot run code)",
+        ),
         "models/embeddings.npy": (_npy([0.0, 1.0, 2.0]), False, "numeric numpy array"),
-        "downloads/model.pkl": (pickle.dumps({"model": model, "hook": _Payload()}, protocol=2),
-                                True, "classic os.system payload inside a real model"),
-        "downloads/fast_model.pkl": (_memo_stack_global(), True,
-                                     "os.system hidden behind memoised STACK_GLOBAL operands"),
-        "downloads/model.pkl.gz": (gzip.compress(pickle.dumps(_Payload(), protocol=3)), True,
-                                   "payload inside a gzip-compressed pickle"),
-        "downloads/classifier.keras": (_keras_lambda(), True,
-                                       "Keras model with a Lambda layer (bytecode)"),
+        "downloads/model.pkl": (
+            pickle.dumps({"model": model, "hook": _Payload()}, protocol=2),
+            True,
+            "classic os.system payload inside a real model",
+        ),
+        "downloads/fast_model.pkl": (
+            _memo_stack_global(),
+            True,
+            "os.system hidden behind memoised STACK_GLOBAL operands",
+        ),
+        "downloads/model.pkl.gz": (
+            gzip.compress(pickle.dumps(_Payload(), protocol=3)),
+            True,
+            "payload inside a gzip-compressed pickle",
+        ),
+        "downloads/classifier.keras": (
+            _keras_lambda(),
+            True,
+            "Keras model with a Lambda layer (bytecode)",
+        ),
     }
     table = []
     for rel, (data, malicious, story) in files.items():

@@ -42,7 +42,7 @@ def test_clean_folder_exits_0(tree: Path) -> None:
 def test_findings_exit_1_and_name_the_rule(tree: Path) -> None:
     code, out = run("scan", str(tree))
     assert code == 1
-    assert "SCAN-PKL-001" in out and "posix.system" in out or "os.system" in out
+    assert ("SCAN-PKL-001" in out and "posix.system" in out) or "os.system" in out
     assert not (tree / "PWNED").exists() and not Path("PWNED").exists()
 
 
@@ -92,11 +92,19 @@ def test_config_file_and_env_precedence(tree: Path, tmp_path: Path) -> None:
     (tree / "good" / "custom.pkl").write_bytes(b"\x80\x02cmypkg\nNet\n)\x81.")
     code, out = run("scan", str(tree / "good"), "--config", str(cfg))
     assert code == 0 and json.loads(out)["summary"]["total"] == 1
-    code, _ = run("scan", str(tree / "good"), "--config", str(cfg),
-                  env={"MLWARDEN_SCAN__FAIL_ON": "medium"})
+    code, _ = run(
+        "scan", str(tree / "good"), "--config", str(cfg), env={"MLWARDEN_SCAN__FAIL_ON": "medium"}
+    )
     assert code == 1
-    code, _ = run("scan", str(tree / "good"), "--config", str(cfg), "--fail-on", "critical",
-                  env={"MLWARDEN_SCAN__FAIL_ON": "medium"})
+    code, _ = run(
+        "scan",
+        str(tree / "good"),
+        "--config",
+        str(cfg),
+        "--fail-on",
+        "critical",
+        env={"MLWARDEN_SCAN__FAIL_ON": "medium"},
+    )
     assert code == 0
 
 
@@ -126,7 +134,10 @@ def test_console_script_subprocess(tree: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.run(
         [sys.executable, "-m", "mlwarden", "scan", str(tree / "bad"), "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["rule_id"] == "SCAN-PKL-001"

@@ -40,20 +40,51 @@ ATTACKS = {
     "global_reduce_p0": b"cos\nsystem\n(S'" + CMD.encode() + b"'\ntR.",
     "inst": b"(S'x'\nios\nsystem\n.",
     "obj": b"\x80\x02(cos\nsystem\n" + bu(CMD) + b"o.",
-    "memo_stack_global": b"\x80\x04" + su("os") + b"\x94" + su("system") + b"\x94h\x00h\x01\x93"
-    + su(CMD) + b"\x85R.",
-    "swapped_memo": b"\x80\x04" + su("system") + b"\x94" + su("os") + b"\x94h\x01h\x00\x93"
-    + su(CMD) + b"\x85R.",
-    "long_binput": b"\x80\x04" + su("posix") + b"r\x07\x00\x00\x00" + su("system")
-    + b"r\x09\x00\x00\x00j\x07\x00\x00\x00j\x09\x00\x00\x00\x93" + su(CMD) + b"\x85R.",
-    "computed_name": b"\x80\x04" + su("builtins") + su("str") + b"\x93" + su("x") + b"\x85R"
-    + su("system") + b"\x93" + su(CMD) + b"\x85R.",
-    "dotted_walk": b"\x80\x04" + su("numpy") + su("testing._private.utils.os.system") + b"\x93"
-    + su(CMD) + b"\x85R.",
+    "memo_stack_global": b"\x80\x04"
+    + su("os")
+    + b"\x94"
+    + su("system")
+    + b"\x94h\x00h\x01\x93"
+    + su(CMD)
+    + b"\x85R.",
+    "swapped_memo": b"\x80\x04"
+    + su("system")
+    + b"\x94"
+    + su("os")
+    + b"\x94h\x01h\x00\x93"
+    + su(CMD)
+    + b"\x85R.",
+    "long_binput": b"\x80\x04"
+    + su("posix")
+    + b"r\x07\x00\x00\x00"
+    + su("system")
+    + b"r\x09\x00\x00\x00j\x07\x00\x00\x00j\x09\x00\x00\x00\x93"
+    + su(CMD)
+    + b"\x85R.",
+    "computed_name": b"\x80\x04"
+    + su("builtins")
+    + su("str")
+    + b"\x93"
+    + su("x")
+    + b"\x85R"
+    + su("system")
+    + b"\x93"
+    + su(CMD)
+    + b"\x85R.",
+    "dotted_walk": b"\x80\x04"
+    + su("numpy")
+    + su("testing._private.utils.os.system")
+    + b"\x93"
+    + su(CMD)
+    + b"\x85R.",
     "py2_rename": b"c__builtin__\neval\n(S'1'\ntR.",
     "ext_code": b"\x80\x02\x82\x01)R.",
-    "frame_straddle": b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00" + su("os") + su("system")
-    + b"\x93" + su(CMD) + b"\x85R.",
+    "frame_straddle": b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00"
+    + su("os")
+    + su("system")
+    + b"\x93"
+    + su(CMD)
+    + b"\x85R.",
     "payload_then_garbage": b"\x80\x02cos\nsystem\n" + bu(CMD) + b"\x85R\xff\xfe",
     "payload_then_truncated": b"\x80\x02cos\nsystem\n" + bu(CMD) + b"\x85RX\xff\xff\xff\x00ab",
     "build_patches_global": b"\x80\x02ccollections\nOrderedDict\nN}" + bu("x") + b"K\x01s\x86b.",
@@ -88,7 +119,7 @@ BENIGN = {
     "dict": {"a": [1, 2.5, None, True], "b": ("x", b"y"), "c": {1, 2}, "d": frozenset({3})},
     "nested": [[{"k": bytearray(b"\x80\x04")}] * 3],
     "big_int": 2**200,
-    "text": "caf\u00e9\n\"quoted\"",
+    "text": 'caf\u00e9\n"quoted"',
 }
 
 
@@ -167,6 +198,8 @@ def test_deadline_stops_a_long_pickle(tmp_path: Path) -> None:
     from mlwarden.findings import Location
     from mlwarden.scan.base import Artifact
 
-    artifact = Artifact(Location(str(path)), path.name, path.stat().st_size, 0, lambda: path.open("rb"))
+    artifact = Artifact(
+        Location(str(path)), path.name, path.stat().st_size, 0, lambda: path.open("rb")
+    )
     found = list(dispatch(artifact, ctx))
     assert any(f.rule_id == "SCAN-GEN-001" for f in found)

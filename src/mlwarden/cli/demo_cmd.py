@@ -18,8 +18,11 @@ from mlwarden.scan.engine import ScanOptions, scan
 
 
 @click.command("demo")
-@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
-              help="Write the demo files here and keep them (default: a temp dir).")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write the demo files here and keep them (default: a temp dir).",
+)
 @click.option("--quick", is_flag=True, help="Accepted for compatibility: the demo is quick.")
 @handle_errors
 def demo_command(keep: Path | None, quick: bool) -> None:
@@ -40,9 +43,16 @@ def demo_command(keep: Path | None, quick: bool) -> None:
         for item in table:
             hit = str(root / item.relpath) in flagged
             ok &= hit == item.malicious
-            verdicts.add_row(item.relpath, "yes" if item.malicious else "no",
-                             "[red]yes[/red]" if hit else "[green]no[/green]", item.story)
+            verdicts.add_row(
+                item.relpath,
+                "yes" if item.malicious else "no",
+                "[red]yes[/red]" if hit else "[green]no[/green]",
+                item.story,
+            )
         console.print(verdicts)
-        console.print("every planted payload caught, every benign file clean" if ok
-                      else "[bold red]demo verdicts differ from expectations[/bold red]")
+        console.print(
+            "every planted payload caught, every benign file clean"
+            if ok
+            else "[bold red]demo verdicts differ from expectations[/bold red]"
+        )
     sys.exit(ExitCode.OK if ok else ExitCode.FINDINGS)

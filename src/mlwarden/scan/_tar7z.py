@@ -65,6 +65,7 @@ class TarScanner:
 
 
 def _open_tar(src: BinaryIO) -> tarfile.TarFile:
+    src.seek(0)  # tarfile starts reading wherever the stream is
     try:
         return tarfile.open(fileobj=src, mode="r:")
     except _TAR_ERRORS as exc:

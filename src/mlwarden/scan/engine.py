@@ -113,9 +113,7 @@ def _scan_one(args: tuple[str, ScanOptions]) -> FileResult:
     return scan_file(*args)
 
 
-def _results(
-    files: Sequence[Path], options: ScanOptions, jobs: int
-) -> Iterator[FileResult]:
+def _results(files: Sequence[Path], options: ScanOptions, jobs: int) -> Iterator[FileResult]:
     if jobs <= 1 or len(files) < _PARALLEL_MIN_FILES:
         for path in files:
             yield scan_file(path, options)

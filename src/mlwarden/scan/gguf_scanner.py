@@ -66,10 +66,10 @@ class _Reader:
     def reserve(self, n: int, what: str) -> None:
         """Fail unless ``n`` more bytes fit in both the file and the byte budget."""
         end = self.offset + n
-        if end > self._budget:
-            raise _Malformed(f"header exceeds the {self._budget}-byte limit while reading {what}")
         if self._size is not None and end > self._size:
             raise _Malformed(f"file ends at {self._size} inside {what} (needs {end} bytes)")
+        if end > self._budget:
+            raise _Malformed(f"header exceeds the {self._budget}-byte limit while reading {what}")
 
     def take(self, n: int, what: str) -> bytes:
         self.reserve(n, what)

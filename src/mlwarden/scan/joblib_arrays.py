@@ -39,9 +39,10 @@ def _dtype_info(dtype: Sym) -> tuple[int, bool]:
 
 
 def _count(shape: Sym) -> int:
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    dims = [d for d in shape if isinstance(d, int) and d >= 0] if isinstance(shape, tuple) else []
+    if not isinstance(shape, tuple) or len(dims) != len(shape):
         raise MalformedInput("joblib array wrapper with an invalid shape")
-    return math.prod(shape)  # type: ignore[arg-type]
+    return math.prod(dims)
 
 
 def joblib_build_hook(machine: PickleMachine, target: Sym, state: Sym) -> None:
@@ -62,8 +63,10 @@ def joblib_build_hook(machine: PickleMachine, target: Sym, state: Sym) -> None:
         if nested.error is not None:
             raise MalformedInput(f"nested object-array pickle: {nested.error[1]}")
     else:
-        if any(isinstance(item, tuple) and item[0] == "numpy_array_alignment_bytes"
-               for item in state.items):
+        if any(
+            isinstance(item, tuple) and item[0] == "numpy_array_alignment_bytes"
+            for item in state.items
+        ):
             padding = reader.read_exact(1)[0]
             reader.skip(padding)
         reader.skip(_count(state.get("shape")) * itemsize)

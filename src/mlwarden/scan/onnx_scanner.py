@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlwarden.errors import MalformedInput
@@ -104,8 +105,9 @@ class OnnxScanner:
                 yield finding("SCAN-ONNX-003", artifact.location, f"not a valid ONNX model: {exc}")
                 return
         ctx.count("onnx:fields", reader.fields_read)
-        yield from _external_data_findings(model, artifact)
-        yield from _domain_findings(model, artifact)
+        found = _Found.collect(model)
+        yield from _external_data_findings(found.tensors, artifact)
+        yield from _domain_findings(model, found, artifact)
 
 
 def looks_like_model_proto(head: bytes) -> bool:
@@ -141,11 +143,32 @@ def _where(trail: tuple[Message, ...], msg: Message) -> str:
     return "/".join(_label(m) for m in (*trail[1:], msg)) or "model"
 
 
-def _external_data_findings(model: Message, artifact: Artifact) -> Iterator[Finding]:
+Placed = tuple[tuple[Message, ...], Message]
+
+
+@dataclass
+class _Found:
+    """The messages the checks need, gathered in one walk: (ancestors, message) pairs."""
+
+    tensors: list[Placed] = field(default_factory=list)
+    nodes: list[Placed] = field(default_factory=list)
+    opsets: list[Placed] = field(default_factory=list)
+
+    @classmethod
+    def collect(cls, model: Message) -> _Found:
+        found = cls()
+        kinds = {"TensorProto": found.tensors, "NodeProto": found.nodes}
+        kinds["OperatorSetIdProto"] = found.opsets
+        for placed in walk(model):
+            bucket = kinds.get(placed[1].name)
+            if bucket is not None:
+                bucket.append(placed)
+        return found
+
+
+def _external_data_findings(tensors: list[Placed], artifact: Artifact) -> Iterator[Finding]:
     model_dir = artifact.fs_path.parent if artifact.fs_path is not None else None
-    for trail, msg in walk(model):
-        if msg.name != "TensorProto":
-            continue
+    for trail, msg in tensors:
         for location in _locations(msg):
             problem = location_problem(location, model_dir)
             if problem is None:
@@ -226,21 +249,20 @@ def _within(path: str, root: str) -> bool:
         return False
 
 
-def _domain_findings(model: Message, artifact: Artifact) -> Iterator[Finding]:
+def _domain_findings(model: Message, found: _Found, artifact: Artifact) -> Iterator[Finding]:
     local = {(f.string(10), f.string(1)) for f in model.messages(25)}
     local_domains = {domain for domain, _ in local}
     used: dict[str, list[tuple[str, str, int]]] = {}
+    for trail, msg in found.nodes:
+        op = msg.string(4)
+        for domain in dict.fromkeys(msg.strings(7)):
+            if domain not in STANDARD_DOMAINS and (domain, op) not in local:
+                used.setdefault(domain, []).append((op, _where(trail, msg), msg.offset))
     imported: dict[str, tuple[str, int]] = {}
-    for trail, msg in walk(model):
-        if msg.name == "NodeProto":
-            op = msg.string(4)
-            for domain in dict.fromkeys(msg.strings(7)):
-                if domain not in STANDARD_DOMAINS and (domain, op) not in local:
-                    used.setdefault(domain, []).append((op, _where(trail, msg), msg.offset))
-        elif msg.name == "OperatorSetIdProto":
-            domain = msg.string(1)
-            if domain not in STANDARD_DOMAINS and domain not in local_domains:
-                imported.setdefault(domain, (_where(trail, msg), msg.offset))
+    for trail, msg in found.opsets:
+        domain = msg.string(1)
+        if domain not in STANDARD_DOMAINS and domain not in local_domains:
+            imported.setdefault(domain, (_where(trail, msg), msg.offset))
     for domain, uses in used.items():
         yield _used_domain_finding(domain, uses, artifact)
     for domain, (where, offset) in imported.items():

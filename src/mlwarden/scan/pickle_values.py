@@ -82,10 +82,22 @@ class Container:
         """For dicts: the value stored under the constant ``key`` (None when absent)."""
         for item in self.items:
             if isinstance(item, tuple) and len(item) == 2 and item[0] == key:
-                return item[1]
+                value: Sym = item[1]
+                return value
         return None
 
 
 Sym = Union[
-    str, bytes, int, float, bool, None, tuple, GlobalRef, CallResult, BigBytes, Container, _Marker
+    str,
+    bytes,
+    int,
+    float,
+    bool,
+    None,
+    "tuple[Sym, ...]",
+    GlobalRef,
+    CallResult,
+    BigBytes,
+    Container,
+    _Marker,
 ]

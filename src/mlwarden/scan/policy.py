@@ -8,12 +8,17 @@ dangerous; everything else is unknown and needs a human (or a config allow entry
 from __future__ import annotations
 
 import _compat_pickle
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 class Kind(str, Enum):

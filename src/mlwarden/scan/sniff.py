@@ -106,7 +106,7 @@ def _sniff_headerless(head: bytes, lower: str, size: int | None) -> list[str]:
         return ["tar"]
     if _is_safetensors(head, size):
         return ["safetensors"]
-    if lower.endswith("saved_model.pb") or lower.endswith(".pb") and _looks_protobuf(head):
+    if lower.endswith("saved_model.pb") or (lower.endswith(".pb") and _looks_protobuf(head)):
         return ["tf-savedmodel"]
     if _is_onnx(head, lower):
         return ["onnx"]

@@ -1,0 +1,467 @@
+"""Benchmark `mlwarden scan` against picklescan, modelscan and fickling on the same inputs.
+
+Two parts, one run:
+
+1. The test corpus (``tests.corpus``; ``--smoke`` for a small stand-in): recall on malicious
+   samples, false positives on benign ones, the technique families each tool misses, and the
+   wall time over the corpus (peers: one CLI process per file; mlwarden: in-process API per
+   file, one API call and one CLI call over the whole directory, and one CLI process per file).
+2. Big benign files (``benchmarks/.data/``, generated once): wall time and peak RSS of every
+   tool on a raw pickle, a float-list pickle, a torch ``.pt``, a ``.npy`` and a
+   ``.safetensors``, with the peer/mlwarden ratios.
+
+Setup: ``benchmarks/setup_peers.sh`` (one venv per peer). Run from the repository root with
+the project venv: ``python benchmarks/scan_bench.py [--smoke] [--big-gib 1.0] [--json F]``.
+Nothing scanned is ever loaded: the malicious samples stay inert files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scan_bench_inputs import BenchSample, big_files, load_corpus, warm_cache, write_smoke
+from scan_bench_tools import (
+    CLEAN,
+    ERROR,
+    SKIPPED,
+    TIMEOUT,
+    UNSAFE,
+    MlwardenApi,
+    MlwardenCli,
+    Peer,
+    Tool,
+    api_verdict,
+    peers,
+    run_cmd,
+)
+
+import mlwarden
+from mlwarden import ScanOptions, Severity
+
+RSS_TARGET_MB = 200.0
+FAST_TARGET_S = 1.0
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain fixed-width table."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join(
+        ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)), rule, *lines]
+    )
+
+
+def pct(num: int, den: int) -> str:
+    return f"{100 * num / den:.1f}% ({num}/{den})" if den else "n/a"
+
+
+# --- peers: calibration --------------------------------------------------------------------
+
+
+def calibrate(tools: list[Peer], timeout: float) -> dict[str, Any]:
+    """Run each peer on a known-malicious and a known-benign pickle; mark broken ones."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-calib-") as tmp:
+        write_smoke(Path(tmp))
+        mal = Path(tmp) / "malicious/os_system_p4.pkl"
+        ben = Path(tmp) / "benign/plain_dict.pkl"
+        for tool in tools:
+            if tool.unavailable:
+                continue
+            bad, _ = tool.scan(mal, timeout)
+            good, _ = tool.scan(ben, timeout)
+            out[tool.name] = {"malicious_pickle": bad, "benign_pickle": good}
+            if bad != UNSAFE:
+                tool.unavailable = f"calibration: os.system pickle reported {bad!r}, not unsafe"
+    return out
+
+
+# --- part 1: the corpus --------------------------------------------------------------------
+
+
+def owner(rel: str, samples: list[BenchSample]) -> BenchSample | None:
+    """The sample a scanned path belongs to (a sample may be a directory)."""
+    for s in samples:
+        if rel == s.relpath or rel.startswith(s.relpath.rstrip("/") + "/"):
+            return s
+    return None
+
+
+def cli_dir_verdicts(cli: MlwardenCli, root: Path, samples: list[BenchSample]) -> dict[str, Any]:
+    """One `mlwarden scan DIR --format json` over the corpus; verdicts from its findings."""
+    run = run_cmd(cli.command(root, root), root.parent, 1800)
+    verdicts = {s.relpath: CLEAN for s in samples}
+    try:
+        report = json.loads(run.out)
+    except ValueError:
+        return {"seconds": run.wall, "rc": run.rc, "verdicts": {}}
+    for f in report["findings"]:
+        if Severity(f["severity"]) >= Severity.MEDIUM:
+            hit = owner(os.path.relpath(f["location"]["path"], root), samples)
+            if hit is not None:
+                verdicts[hit.relpath] = UNSAFE
+    return {"seconds": run.wall, "rc": run.rc, "verdicts": verdicts}
+
+
+def mlwarden_corpus(root: Path, samples: list[BenchSample], timeout: float) -> dict[str, Any]:
+    """All four mlwarden measurements over the corpus."""
+    api: dict[str, str] = {}
+    api_s = 0.0
+    for s in samples:
+        api[s.relpath], secs = api_verdict(root / s.relpath)
+        api_s += secs
+    start = time.perf_counter()
+    mlwarden.scan([root], ScanOptions())
+    api_dir_s = time.perf_counter() - start
+    cli = MlwardenCli()
+    per_file = per_file_runs(cli, root, samples, timeout)
+    return {
+        "api_per_file": {"seconds": api_s, "verdicts": api},
+        "api_dir": {"seconds": api_dir_s, "jobs": min(os.cpu_count() or 1, 8)},
+        "cli_dir": cli_dir_verdicts(cli, root, samples),
+        "cli_per_file": per_file,
+    }
+
+
+def per_file_runs(tool: Tool, root: Path, samples: list[BenchSample], timeout: float) -> dict:
+    verdicts: dict[str, str] = {}
+    total = 0.0
+    for s in samples:
+        verdict, run = tool.scan(root / s.relpath, timeout)
+        verdicts[s.relpath] = verdict
+        total += run.wall
+    return {"seconds": total, "verdicts": verdicts}
+
+
+def score(verdicts: dict[str, str], samples: list[BenchSample]) -> dict[str, Any]:
+    """Recall / false positives (verdict unsafe) and the gate view (any non-zero exit)."""
+    mal = [s for s in samples if s.malicious]
+    ben = [s for s in samples if not s.malicious]
+
+    def count(rows: list[BenchSample], kinds: set[str]) -> int:
+        return sum(verdicts.get(s.relpath) in kinds for s in rows)
+
+    blocked = {UNSAFE, ERROR, TIMEOUT}
+    return {
+        "malicious": len(mal),
+        "detected": count(mal, {UNSAFE}),
+        "blocked_malicious": count(mal, blocked),
+        "benign": len(ben),
+        "false_positives": count(ben, {UNSAFE}),
+        "blocked_benign": count(ben, blocked),
+        "errors": count(samples, {ERROR, TIMEOUT}),
+        "skipped": count(samples, {SKIPPED}),
+        "missed": sorted(s.relpath for s in mal if verdicts.get(s.relpath) != UNSAFE),
+        "flagged_benign": sorted(s.relpath for s in ben if verdicts.get(s.relpath) == UNSAFE),
+    }
+
+
+def families(runs: dict[str, dict[str, str]], samples: list[BenchSample]) -> dict[str, Any]:
+    """Per family and tool: how many samples were reported unsafe, out of how many."""
+    out: dict[str, Any] = defaultdict(dict)
+    for s in samples:
+        for tool, verdicts in runs.items():
+            hit, total = out[s.family].get(tool, (0, 0))
+            out[s.family][tool] = (hit + (verdicts.get(s.relpath) == UNSAFE), total + 1)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0].startswith("benign-"), kv[0])))
+
+
+def corpus_part(args: argparse.Namespace, tools: list[Peer]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-corpus-") as tmp:
+        root = Path(tmp) / "corpus"
+        root.mkdir()
+        log("writing the corpus ...")
+        samples, label = load_corpus(root, smoke=args.smoke, quick=args.quick)
+        log(f"corpus: {label}, {len(samples)} samples; mlwarden ...")
+        mlw = mlwarden_corpus(root, samples, args.peer_timeout)
+        runs = {
+            "mlwarden (API)": mlw["api_per_file"],
+            "mlwarden (CLI/file)": mlw["cli_per_file"],
+        }
+        for peer in tools:
+            if not peer.unavailable:
+                log(f"{peer.name}: {len(samples)} files ...")
+                runs[peer.name] = per_file_runs(peer, root, samples, args.peer_timeout)
+    verdicts = {name: r["verdicts"] for name, r in runs.items()}
+    dir_verdicts = mlw["cli_dir"]["verdicts"]
+    mismatch = sorted(k for k, v in dir_verdicts.items() if v != verdicts["mlwarden (API)"][k])
+    return {
+        "source": label,
+        "samples": len(samples),
+        "scores": {name: score(v, samples) for name, v in verdicts.items()},
+        "seconds": {name: r["seconds"] for name, r in runs.items()},
+        "mlwarden": {
+            k: {kk: vv for kk, vv in v.items() if kk != "verdicts"} for k, v in mlw.items()
+        },
+        "cli_dir_vs_api_mismatches": mismatch,
+        "families": families(verdicts, samples),
+        "verdicts": verdicts,
+    }
+
+
+def print_corpus(c: dict[str, Any], tools: list[Peer]) -> None:
+    print(f"\n== Corpus: {c['source']}, {c['samples']} samples")
+    rows = []
+    for name, s in c["scores"].items():
+        rows.append(
+            [
+                name,
+                pct(s["detected"], s["malicious"]),
+                pct(s["false_positives"], s["benign"]),
+                pct(s["blocked_malicious"], s["malicious"]),
+                pct(s["blocked_benign"], s["benign"]),
+                str(s["errors"]),
+                str(s["skipped"]),
+                f"{c['seconds'][name]:.2f}",
+            ]
+        )
+    print(
+        table(
+            ["tool", "recall", "false pos.", "gate recall", "gate FP", "err", "skip", "seconds"],
+            rows,
+        )
+    )
+    print("(recall/FP: verdict unsafe; gate: any failing exit, i.e. unsafe, error or timeout)")
+    m = c["mlwarden"]
+    print(
+        f"mlwarden timing: API per file {m['api_per_file']['seconds']:.2f} s, API one call "
+        f"over the dir {m['api_dir']['seconds']:.2f} s (jobs={m['api_dir']['jobs']}), CLI one "
+        f"call over the dir {m['cli_dir']['seconds']:.2f} s, CLI per file "
+        f"{m['cli_per_file']['seconds']:.2f} s"
+    )
+    if c["cli_dir_vs_api_mismatches"]:
+        print(
+            f"WARNING: CLI over the dir disagrees with the API on {c['cli_dir_vs_api_mismatches']}"
+        )
+    names = list(c["scores"])
+    rows = [
+        [fam, *(f"{v[n][0]}/{v[n][1]}" + ("" if _fine(fam, v[n]) else " *") for n in names)]
+        for fam, v in c["families"].items()
+    ]
+    print("\nPer family (reported unsafe / samples; * = a miss, or a benign file flagged):")
+    print(table(["family", *names], rows))
+    for name, s in c["scores"].items():
+        for key, what in (("missed", "missed"), ("flagged_benign", "flagged benign")):
+            if s[key]:
+                print(
+                    f"{name} {what} ({len(s[key])}): {', '.join(s[key][:12])}"
+                    + (" ..." if len(s[key]) > 12 else "")
+                )
+
+
+def _fine(family: str, cell: tuple[int, int]) -> bool:
+    return cell[0] == 0 if family.startswith("benign-") else cell[0] == cell[1]
+
+
+# --- part 2: big files ---------------------------------------------------------------------
+
+
+def measure(tool: Tool, path: Path, timeout: float) -> dict[str, Any]:
+    """Scan ``path`` with peak RSS; repeat quick runs (min of 3) to tame noise."""
+    verdict, run = tool.scan(path, timeout, rss=True)
+    runs = [run]
+    if run.wall < 2.0 and not run.timed_out:
+        runs += [tool.scan(path, timeout, rss=True)[1] for _ in range(2)]
+    best = min(runs, key=lambda r: r.wall)
+    out = {
+        "verdict": verdict,
+        "seconds": best.wall,
+        "rss_mb": max(r.rss_mb for r in runs),
+        "rc": best.rc,
+        "runs": len(runs),
+    }
+    if isinstance(tool, MlwardenApi):
+        out["scan_seconds"] = min(s for r in runs if (s := tool.scan_seconds(r)) is not None)
+    if verdict in (ERROR, TIMEOUT):
+        out["stderr_tail"] = (best.err or best.out)[-300:]
+    return out
+
+
+def big_part(args: argparse.Namespace, tools: list[Peer]) -> dict[str, Any]:
+    files = big_files(args.big_gib, log)
+    mine: list[Tool] = [MlwardenCli(), MlwardenApi()]
+    out: dict[str, Any] = {}
+    for big in files:
+        warm_cache(big.path)
+        row: dict[str, Any] = {
+            "file": big.path.name,
+            "note": big.note,
+            "bytes": big.path.stat().st_size,
+        }
+        for tool in [*mine, *tools]:
+            if tool.unavailable:
+                row[tool.name] = {"status": f"unavailable: {tool.unavailable}"}
+            elif big.fmt not in tool.formats:
+                row[tool.name] = {"status": "n/a (format not scanned by this tool)"}
+            else:
+                log(f"{big.key}: {tool.name} ...")
+                limit = args.peer_timeout if isinstance(tool, Peer) else args.mlwarden_timeout
+                row[tool.name] = measure(tool, big.path, limit)
+        out[big.key] = row
+    return out
+
+
+def print_big(big: dict[str, Any], names: list[str]) -> None:
+    print("\n== Big files (warm page cache; wall = whole process; RSS = peak of its tree)")
+    for key, row in big.items():
+        print(f"\n{key}: {row['file']} - {row['note']}")
+        base = row["mlwarden"]
+        rows = []
+        for name in names:
+            m = row[name]
+            if "status" in m:
+                rows.append([name, m["status"], "", "", "", ""])
+                continue
+            ratio = f"{m['seconds'] / base['seconds']:.1f}x" if "seconds" in base else ""
+            mem = f"{m['rss_mb'] / base['rss_mb']:.1f}x" if "rss_mb" in base else ""
+            extra = f" (scan {m['scan_seconds']:.3f})" if "scan_seconds" in m else ""
+            if m["verdict"] == TIMEOUT:
+                ratio = f">{ratio}"
+            rows.append(
+                [name, m["verdict"], f"{m['seconds']:.3f}{extra}", f"{m['rss_mb']:.0f}", ratio, mem]
+            )
+        print(table(["tool", "verdict", "seconds", "peak MB", "time/mlw", "RSS/mlw"], rows))
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+def targets(result: dict[str, Any], gib: float) -> list[dict[str, str]]:
+    out = []
+    corpus = result.get("corpus")
+    if corpus:
+        s = corpus["scores"]["mlwarden (API)"]
+        tag = f" [{corpus['source']}]"
+        out.append(
+            _t(
+                "corpus recall 100%" + tag,
+                s["detected"] == s["malicious"],
+                pct(s["detected"], s["malicious"]),
+            )
+        )
+        out.append(
+            _t(
+                "corpus false positives 0%" + tag,
+                s["false_positives"] == 0,
+                pct(s["false_positives"], s["benign"]),
+            )
+        )
+    big = result.get("big")
+    if big:
+        size = "" if gib == 1.0 else f" [measured at {gib} GiB; target is for 1 GiB]"
+        out += _big_targets(big, size)
+    return out
+
+
+def _big_targets(big: dict[str, Any], size: str) -> list[dict[str, str]]:
+    out = []
+    mine, peer = big["pickle"]["mlwarden"], big["pickle"].get("picklescan", {})
+    if "seconds" in peer and peer["verdict"] != ERROR:
+        ok = mine["seconds"] < peer["seconds"]
+        got = f"mlwarden {mine['seconds']:.2f} s vs picklescan {peer['seconds']:.2f} s"
+        out.append(_t("raw pickle: faster than picklescan" + size, ok, got))
+    else:
+        out.append(
+            {
+                "target": "raw pickle: faster than picklescan" + size,
+                "status": "N/A",
+                "measured": peer.get("status", "picklescan failed"),
+            }
+        )
+    out.append(
+        _t(
+            f"raw pickle: peak RSS < {RSS_TARGET_MB:.0f} MB" + size,
+            mine["rss_mb"] < RSS_TARGET_MB,
+            f"{mine['rss_mb']:.0f} MB",
+        )
+    )
+    for key in ("torch", "npy", "safetensors"):
+        m = big[key]["mlwarden"]
+        got = (
+            f"CLI {m['seconds']:.3f} s, in-process {big[key]['mlwarden-api']['scan_seconds']:.3f} s"
+        )
+        ok = m["seconds"] < FAST_TARGET_S and m["verdict"] == CLEAN
+        out.append(_t(f"{key}: well under a second (CLI end to end < 1 s)" + size, ok, got))
+    return out
+
+
+def _t(name: str, ok: bool, measured: str) -> dict[str, str]:
+    return {"target": name, "status": "PASS" if ok else "FAIL", "measured": measured}
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--smoke", action="store_true", help="small stand-in corpus, not tests.corpus")
+    p.add_argument("--quick", action="store_true", help="the corpus's quick subset")
+    p.add_argument("--skip-corpus", action="store_true", help="only the big files")
+    p.add_argument("--skip-big", action="store_true", help="only the corpus")
+    p.add_argument("--big-gib", type=float, default=1.0, help="size of the big files (GiB)")
+    p.add_argument("--peer-timeout", type=float, default=300.0, help="seconds per peer run")
+    p.add_argument("--mlwarden-timeout", type=float, default=300.0, help="seconds per run")
+    p.add_argument("--no-peers", action="store_true", help="measure mlwarden only")
+    p.add_argument("--json", type=Path, help="write every number to this file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = datetime.now(timezone.utc)
+    tools = [] if args.no_peers else peers()
+    result: dict[str, Any] = {
+        "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(["python", "benchmarks/scan_bench.py", *(argv or sys.argv[1:])]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "tools": {"mlwarden": mlwarden.__version__},
+    }
+    result["calibration"] = calibrate(tools, args.peer_timeout)
+    for t in tools:
+        result["tools"][t.name] = (
+            t.version if not t.unavailable else f"unavailable: {t.unavailable}"
+        )
+    print(f"scan benchmark {result['date']}  cpus={os.cpu_count()}")
+    for name, version in result["tools"].items():
+        print(f"  {name}: {version}")
+    if not args.skip_corpus:
+        result["corpus"] = corpus_part(args, tools)
+        print_corpus(result["corpus"], tools)
+    if not args.skip_big:
+        result["big_gib"] = args.big_gib
+        result["big"] = big_part(args, tools)
+        print_big(result["big"], ["mlwarden", "mlwarden-api", *(t.name for t in tools)])
+    result["targets"] = targets(result, args.big_gib)
+    print("\n== Targets")
+    for t in result["targets"]:
+        print(f"  {t['status']:4}  {t['target']}: {t['measured']}")
+    result["seconds_total"] = (datetime.now(timezone.utc) - started).total_seconds()
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=list))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
