@@ -103,7 +103,10 @@ def _benign_writers() -> dict[str, tuple[str, Callable[[Path], None]]]:
 
 def _malicious_writers(marker: str) -> dict[str, tuple[str, Callable[[Path], None]]]:
     def dump(payload: Any, proto: int) -> Callable[[Path], None]:
-        return lambda p: p.write_bytes(pickle.dumps(payload, protocol=proto))
+        def write(path: Path) -> None:
+            path.write_bytes(pickle.dumps(payload, protocol=proto))
+
+        return write
 
     shell = f"touch {marker}"
     return {

@@ -107,7 +107,12 @@ class Tool:
         with tempfile.TemporaryDirectory(prefix=f"bench-{self.name}-") as tmp:
             workdir = Path(tmp)
             run = run_cmd(self.command(path, workdir), workdir, timeout, rss=rss)
-            return (TIMEOUT if run.timed_out else self.verdict(run, workdir)), run
+            if run.timed_out:
+                return TIMEOUT, run
+            # An uncaught exception also exits 1, the "unsafe" code of most of these tools.
+            if run.rc == 1 and "Traceback (most recent call last)" in run.err:
+                return ERROR, run
+            return self.verdict(run, workdir), run
 
 
 class MlwardenCli(Tool):
@@ -134,7 +139,14 @@ class MlwardenCli(Tool):
         ]
 
     def verdict(self, run: Run, workdir: Path) -> str:
-        return {0: CLEAN, 1: UNSAFE, 3: SKIPPED}.get(run.rc, ERROR)
+        if run.rc == 1:
+            try:
+                findings = json.loads(run.out)["findings"]
+            except (ValueError, KeyError):
+                return ERROR
+            worst = max((Severity(f["severity"]) for f in findings), default=Severity.INFO)
+            return UNSAFE if worst >= Severity.MEDIUM else ERROR
+        return {0: CLEAN, 3: SKIPPED}.get(run.rc, ERROR)
 
 
 class MlwardenApi(Tool):
@@ -156,16 +168,20 @@ class MlwardenApi(Tool):
 
     @staticmethod
     def scan_seconds(run: Run) -> float | None:
+        """The in-process seconds the snippet printed, or None when it failed."""
         try:
             return float(json.loads(run.out)["scan_s"])
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             return None
 
 
 def api_verdict(path: Path) -> tuple[str, float]:
     """Scan ``path`` in this process; returns the verdict and the seconds it took."""
     start = time.perf_counter()
-    report = mlwarden.scan([path], ScanOptions(jobs=1))
+    try:
+        report = mlwarden.scan([path], ScanOptions(jobs=1))
+    except Exception:  # a crash is a result here, like a peer's traceback
+        return ERROR, time.perf_counter() - start
     seconds = time.perf_counter() - start
     if report.at_or_above(Severity.MEDIUM):
         return UNSAFE, seconds

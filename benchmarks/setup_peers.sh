@@ -17,11 +17,17 @@ if [ "${#tools[@]}" -eq 0 ]; then
 fi
 
 # Nothing is pinned: each tool's latest release is what users run. Add a pin here, with the
-# reason, only when a release fails to install or run.
+# reason, only when a release fails to install or run. Extra packages, and why:
+# - picklescan imports numpy lazily to read .npy/joblib files but does not declare it
+#   (without it, `picklescan --path x.npy` dies with ModuleNotFoundError: numpy).
+# - fickling 0.1.12 imports typing_extensions at start-up but does not declare it
+#   (without it, every `fickling` command dies with ModuleNotFoundError).
+# - modelscan pulls numpy itself; its Keras/TensorFlow scanners would need tensorflow,
+#   which is left out (the benchmark inputs are pickle, PyTorch, NumPy and safetensors).
 declare -A spec=(
-    [picklescan]="picklescan"
+    [picklescan]="picklescan numpy"
     [modelscan]="modelscan"
-    [fickling]="fickling"
+    [fickling]="fickling typing_extensions"
 )
 
 status=0

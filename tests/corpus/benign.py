@@ -25,7 +25,7 @@ from tests.corpus._spec import Marker, Spec, ben
 
 JOBLIB_COMPRESSIONS = ("none", "zlib", "gzip", "bz2", "lzma", "xz")
 SKLEARN_MODELS = ("scaler_logreg", "coltrans_onehot_rf", "gradient_boosting", "svc", "knn",
-                  "log1p_logreg", "imputer_logreg")
+                  "log1p_logreg", "imputer_logreg", "string_labels_logreg")
 
 
 def tiny_xy(n: int = 40) -> tuple[Any, Any]:
@@ -64,6 +64,7 @@ def sklearn_model(name: str) -> Any:
         "gradient_boosting": lambda: GradientBoostingClassifier(n_estimators=5, random_state=0),
         "svc": lambda: SVC(),
         "knn": lambda: KNeighborsClassifier(3),
+        "random_forest": lambda: RandomForestClassifier(5, max_depth=3, random_state=0),
         "log1p_logreg": lambda: Pipeline(
             [("log", FunctionTransformer(np.log1p)), ("m", LogisticRegression())]
         ),
@@ -71,6 +72,9 @@ def sklearn_model(name: str) -> Any:
             [("imp", SimpleImputer()), ("m", LogisticRegression())]
         ),
     }
+    if name == "string_labels_logreg":  # classes_ becomes an object array of str
+        y = np.array(["cat", "dog"], dtype=object)[y]
+        name = "scaler_logreg"
     if name == "log1p_logreg":
         x = np.abs(x)
     if name == "imputer_logreg":

@@ -10,7 +10,6 @@ torch legacy format's stacked pickles.
 from __future__ import annotations
 
 import bz2
-import functools
 import gzip
 import io
 import lzma
@@ -35,6 +34,7 @@ from tests.corpus._spec import (
     mal,
 )
 from tests.corpus.malicious import os_system
+from tests.corpus.pickle_ops import Asm
 
 UNSAFE_MEMBER = PKL_ANY | {"SCAN-ARC-005"}
 TOO_DEEP = PKL_ANY | {"SCAN-ARC-002"}
@@ -54,7 +54,7 @@ def torch_payload(m: Marker, *, legacy: bool = False) -> bytes:
     """A real torch checkpoint whose pickle calls os.system (via ``__reduce__``)."""
     import torch
 
-    obj = {"weight": torch.zeros(2, 2), "hook": Payload(os.system, m.shell)}
+    obj = {"hook": Payload(os.system, m.shell), "weight": torch.zeros(2, 2)}
     return torch_bytes(obj, legacy=legacy)
 
 
@@ -133,6 +133,18 @@ def _torch_rows() -> list[Spec]:
     def extra_member(m: Marker) -> bytes:
         return _add_member(torch_benign(), "archive/extras/hook.pkl", os_system(m, 2))
 
+    def duplicate(m: Marker) -> bytes:
+        return _add_member(torch_benign(), "archive/data.pkl", os_system(m, 2))
+
+    def deflated(m: Marker) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(torch_payload(m))) as src, zipfile.ZipFile(
+            out, "w", zipfile.ZIP_DEFLATED
+        ) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info))
+        return out.getvalue()
+
     def legacy_first(m: Marker) -> bytes:
         return os_system(m, 2) + torch_bytes({"w": 1}, legacy=True)
 
@@ -151,13 +163,19 @@ def _torch_rows() -> list[Spec]:
         ("encrypted_flag_local_only.pt", "zip-tamper-flags", ZIP_TAMPER,
          "encryption flag only in the local header: torch and zipfile both ignore it",
          tampered(_flag(0, central=False)), "torch", False),
+        ("duplicate_data_pkl.pt", "zip-tamper-duplicate", ZIP_TAMPER,
+         "a second archive/data.pkl appended after the benign one: torch loads the last",
+         duplicate, "torch", False),
+        ("deflated_members.pt", "torch-zip-payload", PKL_ANY,
+         "torch zip rewritten with deflate-compressed members (torch still loads it)",
+         deflated, "torch", False),
         ("renamed_top_folder.pt", "torch-zip-payload", PKL_ANY,
          "members under 'my_innocent_model/' instead of 'archive/': torch loads any prefix",
          lambda m: _rezip(torch_payload(m), lambda n: n.replace("archive/", "my_innocent_model/")),
          "torch", False),
         ("extra_pickle_member.pt", "torch-zip-payload", PKL_ANY,
-         "benign torch zip plus an extra .pkl member the loader never reads", extra_member, "",
-         False),
+         "benign torch zip plus an extra .pkl member the loader never reads", extra_member,
+         "archive-pickles", False),
         ("broken_data_pkl.pt", "broken-after-payload", MALFORMED_PAYLOAD,
          "nullifAI: data.pkl runs its payload, then breaks (no STOP)", broken_data_pkl, "torch",
          True),
@@ -198,12 +216,15 @@ def _polyglot_rows() -> list[Spec]:
             lambda m: os_system(m, 2) + torch_benign(), loader="torch", needs=_T, quick=True),
         mal("polyglot/benign_pickle_then_malicious_zip.pt", "pickle-zip-polyglot", POLYGLOT,
             "benign pickle + malicious torch zip: zip readers (offset-tolerant) see the payload",
-            lambda m: pickle.dumps({"ok": 1}, protocol=2) + torch_payload(m), needs=_T),
+            lambda m: pickle.dumps({"ok": 1}, protocol=2) + torch_payload(m),
+            loader="archive-pickles", needs=_T),
         mal("sevenzip/model_pt.7z", "7z-wrapper", PKL_ANY,
             "nullifAI: torch checkpoint with a payload, wrapped in 7z",
-            write=_7z("model.pt", torch_payload), needs=("py7zr", "torch")),
+            write=_7z("model.pt", torch_payload), loader="archive-pickles",
+            needs=("py7zr", "torch")),
         mal("sevenzip/data_pkl.7z", "7z-wrapper", PKL_ANY, "raw malicious pickle inside 7z",
-            write=_7z("data.pkl", os_system), needs=("py7zr",), quick=True),
+            write=_7z("data.pkl", os_system), loader="archive-pickles", needs=("py7zr",),
+            quick=True),
     ]
 
 
@@ -218,6 +239,27 @@ def _joblib(compression: str) -> Callable[[Path, Marker], None]:
     return write
 
 
+def _joblib_object_array(path: Path, m: Marker) -> None:
+    import joblib
+
+    joblib.dump({"features": ["a", "b"], "table": _object_array(m)}, path)
+
+
+def _structured_object(m: Marker) -> bytes:
+    import numpy as np
+
+    arr = np.zeros(2, dtype=[("w", "<f4"), ("meta", "O")])
+    arr[1]["meta"] = Payload(os.system, m.shell)
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _npy_v2(m: Marker) -> bytes:
+    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(115) + "\n"
+    return b"\x93NUMPY\x02\x00" + struct.pack("<I", len(header)) + header.encode() + os_system(m, 2)
+
+
 def _object_array(m: Marker) -> Any:
     import numpy as np
 
@@ -230,6 +272,13 @@ def _npy(m: Marker) -> bytes:
     buf = io.BytesIO()
     np.save(buf, _object_array(m), allow_pickle=True)
     return buf.getvalue()
+
+
+def _npy_odd_header(m: Marker) -> bytes:
+    # Double quotes, reordered keys, extra spaces: still a valid header for numpy.load.
+    header = '{"shape": (2,),  "fortran_order": False, "descr": "|O"}'
+    header = header.ljust(118) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + os_system(m, 2)
 
 
 def _npz(compressed: bool) -> Callable[[Path, Marker], None]:
@@ -270,6 +319,18 @@ def _compressed_rows() -> list[Spec]:
         mal("numpy/object_array.npy", "numpy-object-array", PKL_ANY,
             "np.save of an object array: the element's pickle calls os.system", _npy,
             loader="numpy", needs=("numpy",), quick=True),
+        mal("numpy/object_array_odd_header.npy", "numpy-object-array", PKL_ANY,
+            "hand-written .npy header (double quotes, reordered keys) declaring '|O'",
+            _npy_odd_header, loader="numpy"),
+        mal("numpy/structured_object_field.npy", "numpy-object-array", PKL_ANY,
+            "structured dtype with an 'O' field: descr is a list, not '|O'",
+            _structured_object, loader="numpy", needs=("numpy",)),
+        mal("numpy/object_array_v2_header.npy", "numpy-object-array", PKL_ANY,
+            "format version 2.0 header (4-byte length) declaring '|O'", _npy_v2,
+            loader="numpy"),
+        mal("joblib/object_array.joblib", "joblib-none", PKL_ANY,
+            "joblib.dump of an object ndarray whose element calls os.system",
+            write=_joblib_object_array, loader="joblib", needs=np_jl),
         mal("numpy/object_array.npz", "numpy-object-array", PKL_ANY,
             "np.savez with a float array and a malicious object array", write=_npz(False),
             loader="numpy", needs=("numpy",)),
@@ -320,45 +381,66 @@ def nested_zip(m: Marker, levels: int = 10) -> bytes:
     return data
 
 
-@functools.lru_cache(maxsize=1)
-def _zeros_bz2(mib: int = 64) -> bytes:
+BOMB_MIB = 32
+
+
+def _pickle_bomb(m: Marker) -> bytes:
+    """bz2 of a pickle holding one 32 MiB bytes constant of zeros (ratio ~ 10^5)."""
     comp = bz2.BZ2Compressor(9)
-    block = bytes(1 << 20)
-    return b"".join([*(comp.compress(block) for _ in range(mib)), comp.flush()])
+    size = BOMB_MIB << 20
+    head = Asm().proto(4).op(pickle.BINBYTES8, struct.pack("<Q", size)).bytes()
+    parts = [comp.compress(head), *(comp.compress(bytes(1 << 20)) for _ in range(BOMB_MIB))]
+    return b"".join([*parts, comp.compress(b"."), comp.flush()])
 
 
 def _zip_bomb(path: Path, m: Marker) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as z, z.open("weights.bin", "w") as f:
         block = bytes(1 << 20)
-        for _ in range(64):
+        for _ in range(BOMB_MIB):
             f.write(block)
+
+
+def _mixed_nesting(m: Marker) -> bytes:
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as t:
+        body = os_system(m, 2)
+        info = tarfile.TarInfo("model/data.pkl")
+        info.size, info.mtime = len(body), 0
+        t.addfile(info, io.BytesIO(body))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("bundle/model.tar.gz", tar.getvalue())
+    return out.getvalue()
 
 
 def _archive_rows() -> list[Spec]:
     return [
         mal("archives/model.tar", "tar-wrapper", PKL_ANY, "tar with a malicious data.pkl",
             write=_tar([("model/config.json", b"{}", ""), ("model/data.pkl", b"PAYLOAD", "")]),
-            quick=True),
+            quick=True, loader="archive-pickles"),
         mal("archives/model.tar.gz", "tar-wrapper", PKL_ANY,
             "SageMaker-style model.tar.gz with a malicious model.pkl",
-            write=_tar([("model.pkl", b"PAYLOAD", "")], "w:gz")),
+            write=_tar([("model.pkl", b"PAYLOAD", "")], "w:gz"), loader="archive-pickles"),
         mal("archives/traversal.tar", "unsafe-member", UNSAFE_MEMBER,
             "tar member '../../evil.pkl' (path traversal) holding a payload",
-            write=_tar([("../../evil.pkl", b"PAYLOAD", "")])),
+            write=_tar([("../../evil.pkl", b"PAYLOAD", "")]), loader="archive-pickles"),
         mal("archives/symlink.tar", "unsafe-member", frozenset({"SCAN-ARC-005"}),
             "tar member that is a symlink to /etc/passwd",
             write=_tar([("model/weights.bin", None, "/etc/passwd")])),
         mal("archives/traversal.zip", "unsafe-member", UNSAFE_MEMBER,
-            "zip member '../evil.pkl'", _zip_named("../evil.pkl")),
+            "zip member '../evil.pkl'", _zip_named("../evil.pkl"), loader="archive-pickles"),
         mal("archives/absolute.zip", "unsafe-member", UNSAFE_MEMBER,
-            "zip member '/tmp/evil.pkl' (absolute path)", _zip_named("/tmp/evil.pkl")),
+            "zip member '/tmp/evil.pkl' (absolute path)", _zip_named("/tmp/evil.pkl"), loader="archive-pickles"),
         mal("archives/nested_10_levels.zip", "deep-nesting", TOO_DEEP,
-            "zip in zip, 10 levels, malicious data.pkl at the bottom", nested_zip, quick=True),
+            "zip in zip, 10 levels, malicious data.pkl at the bottom", nested_zip, quick=True, loader="archive-pickles"),
+        mal("archives/zip_tar_gz.zip", "mixed-nesting", PKL_ANY,
+            "zip > tar.gz > data.pkl: three container layers within the depth limit",
+            _mixed_nesting, loader="archive-pickles"),
         mal("archives/bomb.zip", "decompression-bomb", BOMB,
-            "zip member of 64 MiB zeros in ~100 bytes (bzip2): ratio ~ 10^6",
+            "zip member of 32 MiB zeros in ~100 bytes (bzip2): ratio ~ 10^5",
             write=_zip_bomb),
-        mal("archives/bomb.bin.bz2", "decompression-bomb", BOMB,
-            "raw bzip2 stream of 64 MiB zeros (ratio ~ 10^6)", lambda m: _zeros_bz2()),
+        mal("archives/bomb.pkl.bz2", "decompression-bomb", BOMB,
+            "bzip2 stream of a pickle holding 32 MiB of zeros (ratio ~ 10^5)", _pickle_bomb),
     ]
 
 

@@ -36,12 +36,19 @@ def lambda_b64(m: Marker) -> str:
 
 
 def dense(name: str, units: int, activation: Any = "relu", *, k3: bool = False) -> dict[str, Any]:
-    cfg = {"name": name, "trainable": True, "dtype": "float32", "units": units,
-           "activation": activation, "use_bias": True}
-    if k3:
-        return {"module": "keras.layers", "class_name": "Dense", "config": cfg,
-                "registered_name": None}
-    return {"class_name": "Dense", "config": cfg}
+    cfg: dict[str, Any] = {"name": name, "trainable": True, "dtype": "float32",
+                           "units": units, "activation": activation, "use_bias": True}
+    if not k3:
+        return {"class_name": "Dense", "config": cfg}
+    # Keras 3 spells dtype policies and initializers as keras-module references.
+    cfg["dtype"] = {"module": "keras", "class_name": "DTypePolicy",
+                    "config": {"name": "float32"}, "registered_name": None}
+    cfg["kernel_initializer"] = {"module": "keras.initializers", "class_name": "GlorotUniform",
+                                 "config": {"seed": None}, "registered_name": None}
+    cfg["bias_initializer"] = {"module": "keras.initializers", "class_name": "Zeros",
+                               "config": {}, "registered_name": None}
+    return {"module": "keras.layers", "class_name": "Dense", "config": cfg,
+            "registered_name": None, "build_config": {"input_shape": [None, 4]}}
 
 
 def keras2_lambda(m: Marker) -> dict[str, Any]:
@@ -82,14 +89,14 @@ def write_keras_h5(path: Path, config: dict[str, Any], *, weights: bool = True) 
             layer.create_dataset("bias:0", data=np.zeros(8, dtype=np.float32))
 
 
-def keras3_zip(config: dict[str, Any]) -> bytes:
-    """A Keras 3 ``.keras`` archive: config.json, metadata.json and a (tiny) weights file."""
+def keras3_zip(config: dict[str, Any], *, weights: bytes = b"") -> bytes:
+    """A Keras 3 ``.keras`` archive: config.json, metadata.json and the weights file."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         meta = {"keras_version": "3.8.0", "date_saved": "2025-01-01@00:00:00"}
         z.writestr("metadata.json", json.dumps(meta))
         z.writestr("config.json", json.dumps(config))
-        z.writestr("model.weights.h5", b"")
+        z.writestr("model.weights.h5", weights)
     return out.getvalue()
 
 
@@ -126,14 +133,14 @@ def _keras_rows() -> list[Spec]:
         mal("keras/lambda.h5", "keras-lambda", KER_LAMBDA,
             "legacy h5 model_config with a Lambda layer (marshalled bytecode)",
             write=h5_writer(lambda m: keras2_sequential([dense("d", 8), keras2_lambda(m)])),
-            needs=h5, quick=True),
+            loader="keras-lambda", needs=h5, quick=True),
         mal("keras/nested_lambda.h5", "keras-lambda", KER_LAMBDA,
             "Lambda inside TimeDistributed inside a nested Sequential, legacy h5",
-            write=h5_writer(keras2_nested_lambda), needs=h5),
+            write=h5_writer(keras2_nested_lambda), loader="keras-lambda", needs=h5),
         mal("keras/lambda.keras", "keras-lambda", KER_LAMBDA,
             "Keras 3 .keras zip whose config.json has a Lambda (__lambda__ bytecode)",
             lambda m: keras3_zip(keras3_sequential([dense("d", 8, k3=True), _keras3_lambda(m)])),
-            quick=True),
+            loader="keras-lambda", quick=True),
         mal("keras/function_reference.keras", "keras-module-reference", KER_MODULE,
             "Dense activation = {'module': 'os', 'class_name': 'function', 'config': 'system'}"
             " (CVE-2025-1550 family)",
@@ -173,8 +180,28 @@ def onnx_model(*, location: str | None = None, custom_domain: str | None = None)
     return model
 
 
-def _onnx_bytes(**kwargs: str) -> Callable[[Marker], bytes]:
-    return lambda m: bytes(onnx_model(**kwargs).SerializeToString())
+def onnx_if_model(*, location: str | None = None, custom_domain: str | None = None) -> Any:
+    """The same Add (or custom op, or external W) moved into the then-branch of an If node."""
+    from onnx import TensorProto, helper
+
+    inner = onnx_model(location=location, custom_domain=custom_domain)
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [4])
+    then_g = helper.make_graph(list(inner.graph.node), "then", [], [y],
+                               initializer=list(inner.graph.initializer))
+    else_g = helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "else", [], [y])
+    node = helper.make_node("If", ["cond"], ["Y"], then_branch=then_g, else_branch=else_g)
+    inputs = [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+              helper.make_tensor_value_info("X", TensorProto.FLOAT, [4])]
+    graph = helper.make_graph([node], "g", inputs, [y])
+    model = helper.make_model(graph, opset_imports=list(inner.opset_import),
+                              producer_name="corpus")
+    model.ir_version = 8
+    return model
+
+
+def _onnx_bytes(*, subgraph: bool = False, **kwargs: str) -> Callable[[Marker], bytes]:
+    build = onnx_if_model if subgraph else onnx_model
+    return lambda m: bytes(build(**kwargs).SerializeToString())
 
 
 def _onnx_rows() -> list[Spec]:
@@ -194,6 +221,12 @@ def _onnx_rows() -> list[Spec]:
         mal("onnx/custom_domain.onnx", "onnx-custom-op", frozenset({"SCAN-ONNX-002"}),
             "node RunShell from custom domain 'com.attacker.ops' (needs a native library)",
             _onnx_bytes(custom_domain="com.attacker.ops"), needs=o),
+        mal("onnx/custom_domain_in_subgraph.onnx", "onnx-custom-op",
+            frozenset({"SCAN-ONNX-002"}), "custom-domain op inside an If node's then-branch",
+            _onnx_bytes(subgraph=True, custom_domain="com.attacker.ops"), needs=o),
+        mal("onnx/external_traversal_in_subgraph.onnx", "onnx-external-data", ONNX_PATH,
+            "'../../etc/passwd' external data on an initializer inside an If subgraph",
+            _onnx_bytes(subgraph=True, location="../../etc/passwd"), needs=o),
         mal("onnx/truncated.onnx", "onnx-malformed", frozenset({"SCAN-ONNX-003"}),
             "ModelProto cut in half with a runaway varint", truncated, needs=o),
     ]
@@ -207,7 +240,9 @@ CHATML = (
 )
 
 
-def write_gguf(path: Path, template: str | None, *, name: str = "tiny") -> None:
+def write_gguf(
+    path: Path, template: str | None, *, name: str = "tiny", extra: dict[str, str] | None = None
+) -> None:
     import gguf
     import numpy as np
 
@@ -216,6 +251,8 @@ def write_gguf(path: Path, template: str | None, *, name: str = "tiny") -> None:
     writer.add_context_length(128)
     if template is not None:
         writer.add_chat_template(template)
+    for key, value in (extra or {}).items():
+        writer.add_string(key, value)
     writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -231,6 +268,13 @@ def _gguf_rows() -> list[Spec]:
         payload = "{{ self.__init__.__globals__.__builtins__.__import__('os').system(%r) }}"
         return CHATML + "{% if messages %}" + payload % m.shell + "{% endif %}"
 
+    def obfuscated(m: Marker) -> str:
+        return (
+            "{% set g = cycler|attr('__in'~'it__')|attr('__glo'~'bals__') %}"
+            "{% set p = g['o'~'s']|attr('po'~'pen') %}"
+            "{{ p(CMD)|attr('read')() }}" + CHATML
+        ).replace("CMD", repr(m.shell))
+
     def malformed(m: Marker) -> bytes:
         key = b"general.name"
         kv = struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, 2**40) + b"tiny"
@@ -245,6 +289,16 @@ def _gguf_rows() -> list[Spec]:
             frozenset({"SCAN-GGUF-001"}),
             "realistic ChatML template with a __builtins__.__import__ payload in a branch",
             write=lambda p, m: write_gguf(p, hidden(m)), loader="gguf-jinja", needs=g),
+        mal("gguf/ssti_attr_filter_concat.gguf", "gguf-template-injection",
+            frozenset({"SCAN-GGUF-001"}),
+            "dunder names built by '~' concatenation and reached with the attr() filter",
+            write=lambda p, m: write_gguf(p, obfuscated(m)), loader="gguf-jinja", needs=g),
+        mal("gguf/ssti_named_template.gguf", "gguf-template-injection",
+            frozenset({"SCAN-GGUF-001"}),
+            "benign default template; payload in the named 'tokenizer.chat_template.tool_use'",
+            write=lambda p, m: write_gguf(
+                p, CHATML, extra={"tokenizer.chat_template.tool_use": ssti(m)}),
+            loader="gguf-jinja", needs=g),
         mal("gguf/string_past_eof.gguf", "gguf-malformed", frozenset({"SCAN-GGUF-002"}),
             "metadata string declaring 2**40 bytes in a 60-byte file", malformed),
     ]

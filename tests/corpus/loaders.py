@@ -79,6 +79,10 @@ def _other(path: Path, kind: str) -> None:
         import gguf
 
         gguf.GGUFReader(path)
+    elif kind == "archive-pickles":
+        _member_pickles(path.read_bytes())
+    elif kind == "keras-lambda":
+        _keras_lambdas(path)
     elif kind == "gguf-jinja":
         _render_gguf_template(path)
     elif kind == "torchscript":
@@ -95,17 +99,91 @@ def _other(path: Path, kind: str) -> None:
         raise ValueError(f"unknown loader {kind!r}")
 
 
+class _NoPersistence(pickle.Unpickler):
+    def persistent_load(self, pid: object) -> None:
+        return None
+
+
+def _member_pickles(data: bytes, depth: int = 0) -> None:
+    """Unpickle every pickle member of (nested) zip/tar/7z archives, ignoring errors."""
+    import tarfile
+    import zipfile
+
+    members: list[bytes] = []
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = [z.read(i) for i in z.infolist() if not i.is_dir()]
+    elif data[:6] == b"7z\xbc\xaf\x27\x1c":
+        import tempfile
+
+        import py7zr
+
+        with tempfile.TemporaryDirectory() as tmp, py7zr.SevenZipFile(io.BytesIO(data)) as z:
+            z.extractall(path=tmp)
+            members = [p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()]
+    else:
+        with contextlib.suppress(tarfile.TarError), tarfile.open(fileobj=io.BytesIO(data)) as t:
+            members = [t.extractfile(i).read() for i in t.getmembers() if i.isfile()]  # type: ignore[union-attr]
+        if not members:
+            with contextlib.suppress(Exception):
+                _NoPersistence(io.BytesIO(data)).load()
+            return
+    for member in members:
+        if depth < 20:
+            _member_pickles(member, depth + 1)
+
+
+def _keras_lambdas(path: Path) -> None:
+    """What Keras' func_load does with a Lambda's marshalled code (legacy h5 or .keras)."""
+    import base64
+    import marshal
+    import types
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            config = json.loads(f.attrs["model_config"])
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            code = _lambda_code(node)
+            if code:
+                types.FunctionType(marshal.loads(base64.b64decode(code)), globals())(1)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _lambda_code(node: dict[str, object]) -> str | None:
+    config = node.get("config")
+    if node.get("class_name") != "Lambda" or not isinstance(config, dict):
+        return None
+    fn = config.get("function")
+    if isinstance(fn, list):  # Keras 2: [base64 code, defaults, closure]
+        return str(fn[0])
+    if isinstance(fn, dict):  # Keras 3: {"class_name": "__lambda__", "config": {"code": ...}}
+        return str(fn.get("config", {}).get("code", "")) or None
+    return None
+
+
 def _render_gguf_template(path: Path) -> None:
     """What llama-cpp-python did before CVE-2024-34359: render the template unsandboxed."""
     import gguf
     import jinja2
 
-    field = gguf.GGUFReader(path).fields["tokenizer.chat_template"]
-    template = bytes(field.parts[field.data[0]]).decode("utf-8")
     messages = [{"role": "user", "content": "hello"}]
-    jinja2.Environment().from_string(template).render(  # noqa: S701 - the vulnerable way
-        messages=messages, add_generation_prompt=True
-    )
+    for key, field in gguf.GGUFReader(path).fields.items():
+        if key.startswith("tokenizer.chat_template"):  # default and named templates
+            template = bytes(field.parts[field.data[0]]).decode("utf-8")
+            jinja2.Environment().from_string(template).render(  # noqa: S701 - the vulnerable way
+                messages=messages, add_generation_prompt=True, bos_token="<s>"
+            )
 
 
 _LOADERS: dict[str, Callable[[Path], None]] = {

@@ -304,8 +304,37 @@ def _objects() -> list[Spec]:
         a = Asm().proto(2).call("collections", "OrderedDict").empty_dict().str_("weights")
         return a.call("os", "system", m.shell).setitem().build().stop().bytes()
 
+    def popped(m: Marker) -> bytes:
+        a = Asm().proto(2).call("os", "system", m.shell).pop()
+        return a.push({"weights": [0.5, 1.5]}).stop().bytes()
+
+    def pop_marked(m: Marker) -> bytes:
+        a = Asm().proto(2).push({"epoch": 1}).mark().call("os", "system", m.shell)
+        return a.int_(7).pop_mark().stop().bytes()
+
+    def long_prefix(m: Marker) -> bytes:
+        # 64 KiB of harmless text first: the payload sits far past any "head" a sniffer reads.
+        a = Asm(text=True).str_("weights " * 8192).pop()
+        return a.global_("os", "system").mark().str_(m.shell).tuple_().reduce().stop().bytes()
+
+    def buffer_opcodes(m: Marker) -> bytes:
+        a = Asm().proto(5).bytearray8(b"\x00" * 16).op(pickle.READONLY_BUFFER).pop()
+        return a.stack_global_of("os", "system").push((m.shell,)).reduce().stop().bytes()
+
     fam = "inst-obj-build"
     return [
+        mal("objects/long_prefix_string.pkl", "payload-far-from-start", DANGEROUS,
+            "protocol-0 pickle: a 64 KiB string constant, popped, then the payload",
+            long_prefix, loader="pickle"),
+        mal("objects/protocol5_buffer_opcodes.pkl", "payload-far-from-start", DANGEROUS,
+            "BYTEARRAY8 + READONLY_BUFFER (protocol-5 buffer opcodes) before the payload",
+            buffer_opcodes, loader="pickle"),
+        mal("objects/result_popped.pkl", "discarded-result", DANGEROUS,
+            "REDUCE result thrown away with POP before a benign object (fickling AST gap)",
+            popped, loader="pickle"),
+        mal("objects/result_pop_marked.pkl", "discarded-result", DANGEROUS,
+            "payload between MARK and POP_MARK: discarded, but it already ran", pop_marked,
+            loader="pickle"),
         mal("objects/inst_os_system.pkl", fam, DANGEROUS, "INST os system: calls os.system(*args)",
             inst, loader="pickle", quick=True),
         mal("objects/obj_os_system.pkl", fam, DANGEROUS, "OBJ with os.system as the class",

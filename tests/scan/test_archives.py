@@ -22,7 +22,7 @@ import types
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,8 @@ from mlwarden.scan.policy import PicklePolicy
 
 EVIL = b"\x80\x04MALICIOUS payload."
 BENIGN = b"\x80\x04benign payload."
+#: sniff only looks for a zip's end record in the tail of files bigger than its 4 KiB head.
+PAD = b"{" + b" " * 5000 + b"}"
 
 
 class FakePickleScanner:
@@ -67,7 +69,10 @@ class FakePickleScanner:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakePickleScanner:
     scanner = FakePickleScanner()
     table = (ZipScanner(), TarScanner(), SevenZipScanner(), CompressedScanner(), scanner)
-    by_format = lambda fmt: tuple(s for s in table if fmt in s.formats)  # noqa: E731
+
+    def by_format(fmt: str) -> tuple[object, ...]:
+        return tuple(s for s in table if fmt in s.formats)
+
     monkeypatch.setattr(engine, "scanners_for", by_format)
     try:
         import mlwarden.scan.pickle_vm  # noqa: F401  (sniff needs it for protocol 0 pickles)
@@ -75,6 +80,10 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakePickleScanner:
         stub = types.SimpleNamespace(looks_like_pickle=lambda head: False)
         monkeypatch.setitem(sys.modules, "mlwarden.scan.pickle_vm", stub)
     return scanner
+
+
+def _rng(seed: int) -> random.Random:
+    return random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
 
 
 def _scan(path: Path, **limits: float) -> FileResult:
@@ -118,45 +127,50 @@ class Raw:
 
 
 def raw_zip(members: list[Raw], *, zip64: bool = False, base: int = 0, aliases: int = 0) -> bytes:
-    """A zip written byte by byte; ``base`` is added to offsets, ``aliases`` re-list member 0."""
-    body, central = bytearray(), bytearray()
-    for m in [*members, *[Raw(b"alias%d.zip" % i, b"") for i in range(aliases)]]:
-        alias = m.name.startswith(b"alias")
-        src = members[0] if alias else m
-        size = len(src.data) if src.size is None else src.size
-        crc = zlib.crc32(src.data) if src.crc is None else src.crc
-        offset = 0 if alias else len(body)
-        if not alias:
-            body += _local(src, size, crc, zip64)
-        cs, us, off = (0xFFFFFFFF,) * 3 if zip64 else (len(src.data), size, offset + base)
-        extra = struct.pack("<HHQQQ", 1, 24, size, len(src.data), offset + base) if zip64 else b""
-        central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 0x031E, 45, src.flags, src.method, 0, 0x21,
-            crc, cs, us, len(m.name), len(extra), 0, 0, 0, src.external, off,
-        )  # fmt: skip
-        central += m.name + extra
-    cd_offset, n = len(body) + base, len(members) + aliases
+    """A zip written byte by byte.
+
+    ``base`` is added to every offset (for data prepended later); ``aliases`` adds directory
+    entries that point at member 0's local header (overlapping entries).
+    """
+    body, central, offsets = bytearray(), bytearray(), []
+    for m in members:
+        offsets.append(len(body) + base)
+        body += _local(m, zip64)
+    copies = [(replace(members[0], name=b"alias%d.zip" % i), offsets[0]) for i in range(aliases)]
+    for m, offset in [*zip(members, offsets, strict=True), *copies]:
+        central += _central(m, offset, zip64)
+    n, cd_size, cd_offset = len(members) + aliases, len(central), len(body) + base
     body += central
     if zip64:
-        body += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, len(central),
-                            cd_offset)  # fmt: skip
+        record = (b"PK\x06\x06", 44, 45, 45, 0, 0, n, n, cd_size, cd_offset)
+        body += struct.pack("<4sQ2H2L4Q", *record)
         body += struct.pack("<4sLQL", b"PK\x06\x07", 0, len(body) - 56 + base, 1)
         n, cd_size, cd_offset = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF
-    else:
-        cd_size = len(central)
     body += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, cd_size, cd_offset, 0)
     return bytes(body)
 
 
-def _local(m: Raw, size: int, crc: int, zip64: bool) -> bytes:
+def _declared(m: Raw) -> tuple[int, int]:
+    size = len(m.data) if m.size is None else m.size
+    return size, zlib.crc32(m.data) if m.crc is None else m.crc
+
+
+def _local(m: Raw, zip64: bool) -> bytes:
+    size, crc = _declared(m)
     name = m.name if m.local_name is None else m.local_name
     extra = struct.pack("<HHQQ", 1, 16, size, len(m.data)) if zip64 else b""
     cs, us = (0xFFFFFFFF, 0xFFFFFFFF) if zip64 else (len(m.data), size)
-    header = struct.pack(
-        "<4s5H3L2H", b"PK\x03\x04", 45, m.flags, m.method, 0, 0x21, crc, cs, us, len(name),
-        len(extra),
-    )  # fmt: skip
-    return header + name + extra + m.data
+    fields = (b"PK\x03\x04", 45, m.flags, m.method, 0, 0x21, crc, cs, us, len(name), len(extra))
+    return struct.pack("<4s5H3L2H", *fields) + name + extra + m.data
+
+
+def _central(m: Raw, offset: int, zip64: bool) -> bytes:
+    size, crc = _declared(m)
+    extra = struct.pack("<HHQQQ", 1, 24, size, len(m.data), offset) if zip64 else b""
+    cs, us, off = (0xFFFFFFFF,) * 3 if zip64 else (len(m.data), size, offset)
+    fields = (b"PK\x01\x02", 0x031E, 45, m.flags, m.method, 0, 0x21, crc, cs, us, len(m.name),
+              len(extra), 0, 0, 0, m.external, off)  # fmt: skip
+    return struct.pack("<4s6H3L5H2L", *fields) + m.name + extra
 
 
 def _zero_deflate(mib: int, head: bytes = b"") -> bytes:
@@ -221,13 +235,17 @@ def test_big_stored_member_is_sniffed_not_read(tmp_path: Path) -> None:
 
     ctx = ScanContext.start(PicklePolicy(), ScanLimits(), engine.dispatch)
     size = path.stat().st_size
-    top = Artifact(Location(str(path)), path.name, size, 0, lambda: io.BufferedReader(Counting(path)))
+    top = Artifact(
+        Location(str(path)), path.name, size, 0, lambda: io.BufferedReader(Counting(path))
+    )
     found = list(engine.dispatch(top, ctx))
     assert [f.location.member for f in found] == ["evil.pkl"]
     assert sum(reads) < MiB
 
 
-def test_torch_zip_skips_storages_but_scans_pickles(tmp_path: Path, fake: FakePickleScanner) -> None:
+def test_torch_zip_skips_storages_but_scans_pickles(
+    tmp_path: Path, fake: FakePickleScanner
+) -> None:
     members = {
         "archive/data.pkl": EVIL,
         "archive/version": b"3\n",
@@ -292,7 +310,8 @@ def test_unknown_method_reported_and_skipped(tmp_path: Path, fake: FakePickleSca
 @pytest.mark.parametrize("absolute", [False, True], ids=["relative", "absolute-offsets"])
 def test_prefix_data_reported(tmp_path: Path, absolute: bool) -> None:
     prefix = b"\xffJUNK" * 10
-    zipped = raw_zip([Raw(b"evil.pkl", EVIL)], base=len(prefix) if absolute else 0)
+    members = [Raw(b"evil.pkl", EVIL), Raw(b"pad.json", PAD)]
+    zipped = raw_zip(members, base=len(prefix) if absolute else 0)
     result = _scan(_write(tmp_path, "p.zip", prefix + zipped))
     assert _rules(result) == ["SCAN-ARC-001", "SCAN-PKL-001"]
     assert _members(result, "SCAN-PKL-001") == {"evil.pkl"}
@@ -300,7 +319,8 @@ def test_prefix_data_reported(tmp_path: Path, absolute: bool) -> None:
 
 def test_pickle_zip_polyglot(tmp_path: Path) -> None:
     head = pickle.dumps({"weights": [1, 2, 3]}, protocol=2)
-    result = _scan(_write(tmp_path, "poly.pt", head + _zip({"evil.pkl": EVIL})))
+    zipped = _zip({"evil.pkl": EVIL, "p.json": PAD}, zipfile.ZIP_STORED)
+    result = _scan(_write(tmp_path, "poly.pt", head + zipped))
     assert "SCAN-ARC-004" in _rules(result)
     assert "evil.pkl" in _members(result, "SCAN-PKL-001")
     assert starts_like_pickle(b"cos\nsystem\n(S'x'\ntR.")
@@ -308,7 +328,7 @@ def test_pickle_zip_polyglot(tmp_path: Path) -> None:
 
 
 def test_random_bytes_with_eocd_signature_are_not_a_zip(tmp_path: Path) -> None:
-    rng = random.Random(1234)
+    rng = _rng(1234)
     for trial in range(30):
         blob = bytearray(b"\xff" * 8 + rng.randbytes(5000))
         for _ in range(1 + trial % 4):
@@ -330,13 +350,14 @@ def test_zip64_structures(tmp_path: Path) -> None:
 
 
 def test_unsafe_member_names(tmp_path: Path, fake: FakePickleScanner) -> None:
-    link = zipfile.ZipInfo("link.pkl")
-    link.create_system, link.external_attr = 3, 0o120777 << 16
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in ("../up.pkl", "/abs.pkl", "C:\\win.pkl", "dir/a..b.pkl", "v1/ok.pkl"):
             zf.writestr(name, BENIGN)
-        zf.writestr(link, b"/etc/passwd")
+        for name, target in (("link.pkl", b"/etc/passwd"), ("v2/latest.pkl", b"../v1/ok.pkl")):
+            link = zipfile.ZipInfo(name)
+            link.create_system, link.external_attr = 3, 0o120777 << 16
+            zf.writestr(link, target)
     result = _scan(_write(tmp_path, "n.zip", buf.getvalue()))
     flagged = _members(result, "SCAN-ARC-005")
     assert flagged == {"../up.pkl", "/abs.pkl", "C:\\win.pkl", "link.pkl"}
@@ -370,7 +391,7 @@ def test_bomb_with_lying_header_stops_on_ratio(tmp_path: Path) -> None:
 
 
 def test_expansion_budget_is_per_file(tmp_path: Path) -> None:
-    noise = random.Random(5).randbytes(3 * MiB // 2)
+    noise = _rng(5).randbytes(3 * MiB // 2)
     data = _zip({"a.pkl": EVIL + noise, "b.pkl": EVIL + noise})
     result = _scan(_write(tmp_path, "two.zip", data), max_expanded_bytes=2 * MiB)
     assert _members(result, "SCAN-PKL-001") == {"a.pkl"}
@@ -420,11 +441,20 @@ def test_overlapping_fan_out_zip_terminates(tmp_path: Path) -> None:
     assert len(_members(result, "SCAN-PKL-001")) == 1
 
 
+def test_member_limit_spans_nested_archives(tmp_path: Path, fake: FakePickleScanner) -> None:
+    data = BENIGN
+    for level in range(4):  # 4 distinct copies per level: 256 leaves
+        data = _zip({f"c{i}-{level}.zip" if level else f"c{i}.pkl": data for i in range(4)}, 0)
+    result = _scan(_write(tmp_path, "fan.zip", data), max_members=50)
+    assert _rules(result) == ["SCAN-GEN-001"]
+    assert len(fake.seen) < 50
+
+
 def test_zip_without_directory_and_fuzzed_zips_never_raise(tmp_path: Path) -> None:
     good = _zip({"evil.pkl": EVIL, "ok.pkl": BENIGN})
     cut = _scan(_write(tmp_path, "cut.zip", good[:40]))
     assert cut.findings == () and len(cut.errors) == 1
-    rng = random.Random(99)
+    rng = _rng(99)
     for trial in range(150):
         blob = bytearray(good)
         for _ in range(rng.randrange(1, 6)):
@@ -442,8 +472,13 @@ def _tar_bytes(mode: str = "w") -> bytes:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-        for name, kind, target in (("sym", tarfile.SYMTYPE, "/etc/passwd"),
-                                   ("hard", tarfile.LNKTYPE, "ok.pkl")):  # fmt: skip
+        for name, kind, target in (
+            ("sym", tarfile.SYMTYPE, "/etc/passwd"),
+            ("sub/up", tarfile.SYMTYPE, "../../etc"),
+            ("sub/in", tarfile.SYMTYPE, "../ok.pkl"),  # stays inside: benign
+            ("hard", tarfile.LNKTYPE, "ok.pkl"),  # stays inside: benign
+            ("hard-out", tarfile.LNKTYPE, "../x"),
+        ):
             info = tarfile.TarInfo(name)
             info.type, info.linkname = kind, target
             tar.addfile(info)
@@ -453,7 +488,7 @@ def _tar_bytes(mode: str = "w") -> bytes:
 def test_tar_members_links_and_traversal(tmp_path: Path) -> None:
     result = _scan(_write(tmp_path, "a.tar", _tar_bytes()))
     assert _members(result, "SCAN-PKL-001") == {"evil.pkl"}
-    assert _members(result, "SCAN-ARC-005") == {"../up.pkl", "sym", "hard"}
+    assert _members(result, "SCAN-ARC-005") == {"../up.pkl", "sym", "sub/up", "hard-out"}
     assert not result.errors
 
 
@@ -506,7 +541,7 @@ def test_compressed_bomb_and_truncation(tmp_path: Path) -> None:
     assert "SCAN-ARC-003" in _rules(bomb)
     cut = _scan(_write(tmp_path, "c.pkl.gz", gzip.compress(BENIGN + bytes(5000))[:-12]))
     assert cut.findings == ()
-    assert any("ends early" in e.message for e in cut.errors)
+    assert any("ends early" in e.error for e in cut.errors)
 
 
 def test_decompressing_reader_reports_crc_and_size() -> None:
@@ -526,7 +561,7 @@ def test_lz4_without_package_is_an_item_error(tmp_path: Path) -> None:
     except ImportError:
         result = _scan(_write(tmp_path, "m.pkl.lz4", b"\x04\x22\x4d\x18" + bytes(20)))
         assert result.findings == ()
-        assert "pip install lz4" in result.errors[0].message
+        assert "pip install lz4" in result.errors[0].error
     else:
         pytest.skip("lz4 is installed")
 
@@ -549,10 +584,13 @@ def test_inner_names() -> None:
 def test_7z_members(tmp_path: Path) -> None:
     py7zr = pytest.importorskip("py7zr")
     os.symlink("/etc/passwd", tmp_path / "link")
+    (tmp_path / "ok.pkl").write_bytes(BENIGN)
+    os.symlink("ok.pkl", tmp_path / "inside")
     with py7zr.SevenZipFile(tmp_path / "a.7z", "w") as archive:
+        archive.write(tmp_path / "link", "link")  # links first: py7zr looks their targets up
+        archive.write(tmp_path / "inside", "inside")
         archive.writestr(EVIL, "dir/evil.pkl")
         archive.writestr(BENIGN, "ok.pkl")
-        archive.write(tmp_path / "link", "link")
     result = _scan(tmp_path / "a.7z")
     assert _members(result, "SCAN-PKL-001") == {"dir/evil.pkl"}
     assert _members(result, "SCAN-ARC-005") == {"link"}
@@ -568,13 +606,58 @@ def test_7z_bomb(tmp_path: Path, fake: FakePickleScanner) -> None:
     assert fake.seen == []
 
 
+def test_encrypted_7z_is_an_item_error(tmp_path: Path) -> None:
+    py7zr = pytest.importorskip("py7zr")
+    for hidden in (False, True):
+        path = tmp_path / f"enc{hidden}.7z"
+        secret = {"password": "pw", "header_encryption": hidden}  # a throwaway test password
+        with py7zr.SevenZipFile(path, "w", **secret) as archive:
+            archive.writestr(EVIL, "evil.pkl")
+        result = _scan(path)
+        assert result.findings == ()
+        assert "encrypted" in result.errors[0].error
+
+
+def test_7z_and_tar_nested_in_zip(tmp_path: Path) -> None:
+    py7zr = pytest.importorskip("py7zr")
+    with py7zr.SevenZipFile(tmp_path / "in.7z", "w") as archive:
+        archive.writestr(EVIL, "evil.pkl")
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        members = {"in.7z": (tmp_path / "in.7z").read_bytes(), "in.tar": _tar_bytes()}
+        result = _scan(_write(tmp_path, "outer.zip", _zip(members, compression)))
+        assert _members(result, "SCAN-PKL-001") == {"in.7z!/evil.pkl", "in.tar!/evil.pkl"}
+
+
+def test_spools_move_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    py7zr = pytest.importorskip("py7zr")
+    from mlwarden.scan import _archive_io, _tar7z
+
+    monkeypatch.setattr(_archive_io, "SPOOL_MEMORY", 1024)
+    monkeypatch.setattr(_tar7z, "SPOOL_MEMORY", 1024)
+    noise = _rng(3).randbytes(300_000)
+    with py7zr.SevenZipFile(tmp_path / "big.7z", "w") as archive:
+        archive.writestr(BENIGN + noise, "a.pkl")
+        archive.writestr(EVIL + noise, "b.pkl")
+    inner = _zip({"ok.pkl": BENIGN + noise, "evil.pkl": EVIL + noise})
+    for path in (tmp_path / "big.7z", _write(tmp_path, "n.zip", _zip({"inner.zip": inner}))):
+        result = _scan(path)
+        assert len(_members(result, "SCAN-PKL-001")) == 1
+        assert not result.errors
+
+
+def test_tar_member_limit(tmp_path: Path, fake: FakePickleScanner) -> None:
+    result = _scan(_write(tmp_path, "a.tar", _tar_bytes()), max_members=2)
+    assert "SCAN-GEN-001" in _rules(result)
+    assert len(fake.seen) <= 2
+
+
 def test_7z_without_py7zr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlwarden.scan import _tar7z
 
     monkeypatch.setattr(_tar7z, "_import_py7zr", lambda: None)
     result = _scan(_write(tmp_path, "a.7z", b"7z\xbc\xaf\x27\x1c" + bytes(40)))
     assert result.findings == ()
-    assert result.errors[0].message == "7z support needs: pip install 'mlwarden[archives]'"
+    assert result.errors[0].error.endswith("7z support needs: pip install 'mlwarden[archives]'")
 
 
 # --- truncated containers of every kind ---------------------------------------------------

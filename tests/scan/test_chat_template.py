@@ -393,6 +393,13 @@ def test_name_written_in_a_single_literal_is_not_called_built() -> None:
     assert analyse_template(template) == []
 
 
+def test_command_method_names_are_flagged_only_when_called() -> None:
+    benign = "{% set ns = namespace(system='') %}{% set ns.system = 'x' %}{{ ns.system }}"
+    assert analyse_template(benign) == []
+    for payload in ("{{ x.system('id') }}", "{{ x['popen']('id') }}", "{{ x|attr('popen') }}"):
+        assert analyse_template(payload), payload
+
+
 def test_template_defined_names_shadow_gadgets() -> None:
     template = "{% set config = {'sep': '\\n'} %}{{ config.sep }}{% set self = 1 %}{{ self.real }}"
     assert analyse_template(template) == []
@@ -450,7 +457,8 @@ def test_issue_count_is_capped() -> None:
     [
         ("__class__", True),
         ("a._private", True),
-        ("popen", True),
+        ("popen", False),  # flagged where it is called, not as a name
+        ("x.mro", True),
         ("f_globals", True),
         ("content", False),
         ("function.name", False),

@@ -11,6 +11,8 @@ from typing import Any, BinaryIO
 import gguf
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlwarden.findings import Confidence, Finding, Location, Severity
 from mlwarden.scan import chat_template
@@ -321,3 +323,30 @@ def test_metadata_over_the_byte_budget(tmp_path: Path) -> None:
     findings = scan_bytes(path.read_bytes(), limits=ScanLimits(max_header_bytes=20_000))
     assert rules(findings) == [("SCAN-GGUF-002", Severity.MEDIUM)]
     assert "20000-byte limit" in findings[0].message
+
+
+def test_engine_dispatches_gguf_by_sniffing(tmp_path: Path) -> None:
+    from mlwarden.scan.engine import ScanOptions, scan_file
+
+    good = write_gguf(tmp_path / "good.bin", BENIGN_TEMPLATES["phi3"])
+    bad = write_gguf(tmp_path / "bad.bin", MALICIOUS_TEMPLATES["lipsum"])
+    assert scan_file(good, ScanOptions()).findings == ()
+    assert {f.rule_id for f in scan_file(bad, ScanOptions()).findings} == {"SCAN-GGUF-001"}
+
+
+_SEED = build(
+    [kv_string("tokenizer.chat_template", BENIGN_TEMPLATES["chatml"]), kv_strings("t", ["a", "b"])],
+    [tensor_info("w", [4], 0)],
+    data=b"\0" * 16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_files_never_raise(data: st.DataObject) -> None:
+    blob = bytearray(_SEED)
+    for _ in range(data.draw(st.integers(1, 8))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(blob)))
+    findings = scan_bytes(bytes(blob[:cut]))
+    assert all(f.rule_id.startswith("SCAN-GGUF") for f in findings)

@@ -13,6 +13,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlwarden.findings import Finding, Location, Severity
 from mlwarden.scan.base import Artifact, ScanContext, ScanLimits, Scanner, finding
@@ -305,3 +307,53 @@ def test_npy_member_of_a_zip_sniffs_as_npy(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive) as zf, zf.open("x.npy") as member:
         head = member.read(4096)
     assert sniff(head, "x.npy") == ["npy"]
+
+
+class _Shell:
+    """Pickles to a call of os.system; only ever pickled here, never loaded."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, ("echo should-never-run",)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_engine_scans_object_array_pickles(tmp_path: Path, suffix: str) -> None:
+    from mlwarden.scan.engine import ScanOptions, scan_file
+
+    path = tmp_path / f"evil{suffix}"
+    evil = np.array([_Shell()], dtype=object)
+    if suffix == ".npy":
+        np.save(path, evil, allow_pickle=True)
+    else:
+        np.savez(path, ok=np.arange(3), evil=evil)
+    result = scan_file(path, ScanOptions())
+    critical = [f for f in result.findings if f.severity is Severity.CRITICAL]
+    assert critical
+    assert all(str(f.location.member).endswith("array-data.pkl") for f in critical)
+    assert "SCAN-NPY-001" in {f.rule_id for f in result.findings}
+
+
+def test_engine_finds_nothing_in_benign_npz(tmp_path: Path) -> None:
+    from mlwarden.scan.engine import ScanOptions, scan_file
+
+    path = tmp_path / "ok.npz"
+    np.savez_compressed(path, a=np.arange(10), b=np.zeros((2, 2), dtype=STRUCTURED))
+    result = scan_file(path, ScanOptions())
+    assert result.findings == ()
+    assert result.errors == ()
+
+
+_SEED = npy_bytes(np.zeros(3, dtype=STRUCTURED))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_files_never_raise(data: st.DataObject) -> None:
+    blob = bytearray(_SEED)
+    for _ in range(data.draw(st.integers(1, 8))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(8, len(blob)))
+    findings, _ = scan_bytes(bytes(blob[:cut]))
+    assert all(f.rule_id.startswith(("SCAN-NPY", PICKLE_MARKER)) for f in findings)

@@ -21,7 +21,7 @@ from mlwarden.scan.policy import PicklePolicy
 
 onnx = pytest.importorskip("onnx")
 np = pytest.importorskip("numpy")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import ModelProto, NodeProto, TensorProto, ValueInfoProto, helper, numpy_helper  # noqa: E402
 
 MiB = 1024 * 1024
 FLOAT = TensorProto.FLOAT
@@ -62,11 +62,11 @@ def rules(findings: list[Finding]) -> list[str]:
     return sorted(f.rule_id for f in findings)
 
 
-def value_info(name: str, shape: list[int]) -> onnx.ValueInfoProto:
+def value_info(name: str, shape: list[int]) -> ValueInfoProto:
     return helper.make_tensor_value_info(name, FLOAT, shape)
 
 
-def mlp() -> onnx.ModelProto:
+def mlp() -> ModelProto:
     rng = np.random.default_rng(0)
     inits = [
         numpy_helper.from_array(rng.standard_normal((4, 8)).astype(np.float32), "w1"),
@@ -96,12 +96,12 @@ def external(tensor: TensorProto, location: str) -> TensorProto:
     return tensor
 
 
-def const_node(name: str, location: str) -> onnx.NodeProto:
+def const_node(name: str, location: str) -> NodeProto:
     value = external(numpy_helper.from_array(np.ones(3, np.float32), name), location)
     return helper.make_node("Constant", [], [name], name=name, value=value)
 
 
-def loop_model(inner: list[onnx.NodeProto]) -> onnx.ModelProto:
+def loop_model(inner: list[NodeProto]) -> ModelProto:
     """A Loop whose body holds an If whose then-branch runs ``inner`` nodes."""
     then_out = inner[-1].output[0] if inner else "t"
     then_nodes = inner or [helper.make_node("Identity", ["v"], ["t"])]
@@ -138,7 +138,7 @@ def loop_model(inner: list[onnx.NodeProto]) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def save(model: onnx.ModelProto, path: Path) -> Path:
+def save(model: ModelProto, path: Path) -> Path:
     path.write_bytes(model.SerializeToString())
     return path
 
@@ -155,7 +155,7 @@ def test_small_mlp_is_clean(tmp_path: Path) -> None:
 @pytest.mark.parametrize("estimator", ["logistic", "forest"])
 def test_skl2onnx_exports_are_clean(tmp_path: Path, estimator: str) -> None:
     pytest.importorskip("skl2onnx")
-    from skl2onnx import to_onnx
+    from skl2onnx import to_onnx  # type: ignore[import-untyped]
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -415,6 +415,16 @@ def test_garbage_named_onnx_is_an_error_not_a_finding() -> None:
 
 def test_ort_flatbuffer_format_is_left_alone() -> None:
     assert scan_bytes(b"\x14\x00\x00\x00ORTM" + b"\x00" * 64, name="model.ort") == []
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.ort"])
+def test_ortm_marker_in_a_protobuf_model_does_not_skip_the_scan(name: str) -> None:
+    model = mlp()
+    model.producer_name = "ORTM"
+    model.graph.node.append(helper.make_node("Steal", ["y"], ["z"], domain="evil.ops"))
+    data = model.SerializeToString()
+    assert data[4:8] == b"ORTM"
+    assert rules(scan_bytes(data, name=name)) == ["SCAN-ONNX-002"]
 
 
 def test_huge_raw_data_is_skipped_without_reading(tmp_path: Path) -> None:

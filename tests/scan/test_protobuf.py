@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from mlwarden.errors import MalformedInput, ScanLimitExceeded
 from mlwarden.scan._protobuf import (
+    Field,
     Message,
     ProtoReader,
     Span,
@@ -47,8 +49,12 @@ def f_len(number: int, payload: bytes | str) -> bytes:
     return tag(number, 2) + varint(len(data)) + data
 
 
-class NonSeekable(io.RawIOBase):
-    """A pipe-like stream: read only, no seek, no tell."""
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+
+class Pipe(io.RawIOBase):
+    """A pipe-like raw stream: read only, no seek, no tell; counts the bytes it hands out."""
 
     def __init__(self, data: bytes) -> None:
         self._inner = io.BytesIO(data)
@@ -60,11 +66,16 @@ class NonSeekable(io.RawIOBase):
     def seekable(self) -> bool:
         return False
 
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        data = self._inner.read(len(memoryview(buffer)))
+        memoryview(buffer)[: len(data)] = data
         self.nread += len(data)
         return len(data)
+
+
+def non_seekable(data: bytes) -> tuple[BinaryIO, Pipe]:
+    pipe = Pipe(data)
+    return io.BufferedReader(pipe), pipe
 
 
 class CountingReader(io.BufferedReader):
@@ -78,7 +89,7 @@ class CountingReader(io.BufferedReader):
         return data
 
 
-def fields(data: bytes, **kwargs: int) -> list:
+def fields(data: bytes, **kwargs: Any) -> list[Field]:
     return list(ProtoReader(io.BytesIO(data), **kwargs).fields())
 
 
@@ -87,6 +98,19 @@ SCHEMA = {
     "Graph": {1: "Node", 2: "string", 3: "span", 4: "varint"},
     "Node": {1: "string", 2: "string", 3: "Graph", 4: "bytes", 5: "prefix"},
 }
+
+
+@pytest.fixture(params=[0, 64 * 1024], ids=["streamed", "in-memory"])
+def window(request: pytest.FixtureRequest) -> int:
+    """Decode both ways: field by field from the stream, or a whole message read at once."""
+    return int(request.param)
+
+
+def decode(
+    data: bytes, window: int, schema: dict[str, dict[int, str]] | None = None, **kwargs: Any
+) -> Message:
+    reader = ProtoReader(io.BytesIO(data), window=window, **kwargs)
+    return reader.decode(schema or SCHEMA, "Graph")
 
 
 def node(name: str, op: str, *extra: bytes) -> bytes:
@@ -144,35 +168,39 @@ def test_length_delimited_field_gives_span_without_reading() -> None:
         (tag(1, 2) + varint(2**31), "2 GiB"),
     ],
 )
-def test_malformed_wire_data_raises_with_a_precise_message(data: bytes, message: str) -> None:
+def test_malformed_wire_data_raises_with_a_precise_message(
+    data: bytes, message: str, window: int
+) -> None:
     with pytest.raises(MalformedInput, match=message):
         fields(data)
+    with pytest.raises(MalformedInput, match=message):
+        decode(data, window, FUZZ_SCHEMA)
 
 
-def test_inner_length_past_the_enclosing_message_is_malformed() -> None:
+def test_inner_length_past_the_enclosing_message_is_malformed(window: int) -> None:
     inner = tag(1, 2) + varint(50) + b"abc"  # claims 50 bytes, its message holds 3
     data = f_len(1, inner) + f_len(2, "after")
     with pytest.raises(MalformedInput, match="past the end of its message at 7"):
-        ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+        decode(data, window)
 
 
 def test_truncated_payload_of_a_non_seekable_stream_is_malformed() -> None:
     data = tag(3, 2) + varint(10_000) + b"short"
     with pytest.raises(MalformedInput, match="data ends at offset"):
-        list(ProtoReader(NonSeekable(data)).fields())
+        list(ProtoReader(non_seekable(data)[0]).fields())
 
 
-def test_groups_are_skipped_like_unknown_fields() -> None:
+def test_groups_are_skipped_like_unknown_fields(window: int) -> None:
     group = tag(9, 3) + f_varint(1, 5) + tag(2, 3) + f_len(3, "x") + tag(2, 4) + tag(9, 4)
     data = group + f_len(2, "kept")
-    msg = ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+    msg = decode(data, window)
     assert msg.strings(2) == ["kept"]
 
 
 # --- schema decoding --------------------------------------------------------------------------
 
 
-def test_decode_follows_the_schema_only() -> None:
+def test_decode_follows_the_schema_only(window: int) -> None:
     sub = f_len(1, node("inner", "Relu"))
     data = (
         f_len(1, node("a", "MatMul", f_len(3, sub), f_len(4, b"\x00\x01"), f_varint(9, 1)))
@@ -180,7 +208,7 @@ def test_decode_follows_the_schema_only() -> None:
         + f_len(2, "title")
         + f_len(1, node("b", "Add"))
     )
-    graph = ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+    graph = decode(data, window)
     first, second = graph.messages(1)
     assert (first.string(1), first.string(2), second.string(2)) == ("a", "MatMul", "Add")
     assert first.blobs(4) == [b"\x00\x01"]
@@ -189,44 +217,44 @@ def test_decode_follows_the_schema_only() -> None:
     assert 7 not in graph.values
 
 
-def test_wire_type_mismatch_is_skipped_not_decoded() -> None:
+def test_wire_type_mismatch_is_skipped_not_decoded(window: int) -> None:
     data = f_varint(1, 5) + tag(2, 5) + b"\x00" * 4 + f_len(4, "packed") + f_len(2, "ok")
-    graph = ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+    graph = decode(data, window)
     assert graph.messages(1) == []
     assert graph.strings(2) == ["ok"]
     assert graph.ints(4) == []
 
 
-def test_repeated_and_duplicate_fields_keep_every_value_in_order() -> None:
+def test_repeated_and_duplicate_fields_keep_every_value_in_order(window: int) -> None:
     data = f_len(2, "first") + f_len(2, "second") + f_len(2, "last")
-    graph = ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+    graph = decode(data, window)
     assert graph.strings(2) == ["first", "second", "last"]
     assert graph.string(2) == "last"
 
 
-def test_invalid_utf8_is_kept_byte_for_byte() -> None:
-    graph = ProtoReader(io.BytesIO(f_len(2, b"a\xffb"))).decode(SCHEMA, "Graph")
+def test_invalid_utf8_is_kept_byte_for_byte(window: int) -> None:
+    graph = decode(f_len(2, b"a\xffb"), window)
     assert graph.string(2).encode("utf-8", "surrogateescape") == b"a\xffb"
 
 
-def test_string_over_the_bound_is_malformed() -> None:
+def test_string_over_the_bound_is_malformed(window: int) -> None:
     data = f_len(2, "x" * 5000)
     with pytest.raises(MalformedInput, match="holds 5000 bytes, more than the 4096"):
-        ProtoReader(io.BytesIO(data), max_bytes=4096).decode(SCHEMA, "Graph")
+        decode(data, window, max_bytes=4096)
 
 
-def test_span_and_prefix_kinds_do_not_read_the_whole_payload() -> None:
+def test_span_and_prefix_kinds_do_not_read_the_whole_payload(window: int) -> None:
     data = f_len(3, b"z" * 100_000) + f_len(1, node("n", "Op", f_len(5, b"file://" + b"p" * 999)))
-    graph = ProtoReader(io.BytesIO(data), prefix_bytes=16).decode(SCHEMA, "Graph")
+    graph = decode(data, window, prefix_bytes=16)
     (span,) = graph.values[3]
     assert span == Span(4, 100_000)
     assert graph.messages(1)[0].blobs(5) == [b"file://ppppppppp"]
 
 
-def test_walk_is_pre_order_in_wire_order() -> None:
+def test_walk_is_pre_order_in_wire_order(window: int) -> None:
     sub = f_len(1, node("inner", "Relu"))
     data = f_len(1, node("a", "If", f_len(3, sub))) + f_len(1, node("b", "Add"))
-    graph = ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
+    graph = decode(data, window)
     names = [(len(trail), m.string(1)) for trail, m in walk(graph) if m.name == "Node"]
     assert names == [(1, "a"), (3, "inner"), (1, "b")]
 
@@ -296,14 +324,14 @@ def test_huge_payload_is_skipped_by_seeking(tmp_path: Path) -> None:
     assert read < MiB
 
 
-def test_non_seekable_stream_skips_by_reading_in_chunks() -> None:
+def test_non_seekable_stream_skips_by_reading_in_chunks(window: int) -> None:
     data = f_len(3, b"\x00" * (3 * MiB)) + f_len(1, node("n", "Relu")) + f_len(2, "t")
     checks: list[int] = []
-    stream = NonSeekable(data)
-    reader = ProtoReader(stream, check=lambda: checks.append(1))
+    stream, pipe = non_seekable(data)
+    reader = ProtoReader(stream, check=lambda: checks.append(1), window=window)
     graph = reader.decode(SCHEMA, "Graph")
-    assert graph == ProtoReader(io.BytesIO(data)).decode(SCHEMA, "Graph")
-    assert stream.nread == len(data)
+    assert graph == decode(data, window)
+    assert pipe.nread == len(data)
     assert len(checks) >= 3  # the deadline is checked while discarding
 
 
@@ -317,10 +345,10 @@ def _nested(depth: int) -> bytes:
     return f_len(1, data)
 
 
-def test_depth_limit_stops_deep_nesting() -> None:
-    ProtoReader(io.BytesIO(_nested(5)), max_depth=20).decode(SCHEMA, "Graph")
+def test_depth_limit_stops_deep_nesting(window: int) -> None:
+    decode(_nested(5), window, max_depth=20)
     with pytest.raises(ScanLimitExceeded, match="deeper than 20"):
-        ProtoReader(io.BytesIO(_nested(30)), max_depth=20).decode(SCHEMA, "Graph")
+        decode(_nested(30), window, max_depth=20)
 
 
 def test_group_depth_is_limited_too() -> None:
@@ -329,11 +357,13 @@ def test_group_depth_is_limited_too() -> None:
         fields(data, max_depth=50)
 
 
-def test_field_count_limit() -> None:
+def test_field_count_limit(window: int) -> None:
     data = f_varint(4, 1) * 100
     assert len(fields(data, max_fields=100)) == 100
     with pytest.raises(ScanLimitExceeded, match="more than 50 protobuf fields"):
         fields(data, max_fields=50)
+    with pytest.raises(ScanLimitExceeded, match="more than 50 protobuf fields"):
+        decode(data, window, max_fields=50)
 
 
 def test_check_is_called_while_iterating_and_can_stop_the_read() -> None:
@@ -346,6 +376,9 @@ def test_check_is_called_while_iterating_and_can_stop_the_read() -> None:
     data = f_varint(4, 1) * 5000
     with pytest.raises(Deadline):
         list(ProtoReader(io.BytesIO(data), check=check).fields())
+    for window in (0, len(data)):
+        with pytest.raises(Deadline):
+            ProtoReader(io.BytesIO(data), check=check, window=window).decode(SCHEMA, "Graph")
     assert len(list(ProtoReader(io.BytesIO(data[:1000])).fields())) == 500
 
 
@@ -360,9 +393,38 @@ FUZZ_SCHEMA = {
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=200), st.booleans())
 def test_arbitrary_bytes_never_escape_as_other_errors(data: bytes, seekable: bool) -> None:
-    stream = io.BytesIO(data) if seekable else NonSeekable(data)
+    stream = io.BytesIO(data) if seekable else non_seekable(data)[0]
     try:
         result = ProtoReader(stream, max_depth=10).decode(FUZZ_SCHEMA, "Graph")
     except (MalformedInput, ScanLimitExceeded):
         return
     assert isinstance(result, Message)
+
+
+def _outcome(data: bytes, window: int) -> object:
+    try:
+        return ProtoReader(io.BytesIO(data), max_depth=10, window=window).decode(
+            FUZZ_SCHEMA, "Graph"
+        )
+    except MalformedInput:
+        return "malformed"
+    except ScanLimitExceeded:
+        return "limit"
+
+
+_FIELD = st.one_of(
+    st.builds(f_varint, st.integers(1, 6), st.integers(0, 2**64 - 1)),
+    st.builds(f_len, st.integers(1, 6), st.binary(max_size=12)),
+    st.sampled_from([tag(1, 3), tag(1, 4), tag(2, 5) + b"abcd", b"\xff", b"\x0f"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.recursive(
+        _FIELD, lambda inner: st.builds(f_len, st.integers(1, 3), inner), max_leaves=8
+    ).map(bytes)
+    | st.lists(_FIELD, max_size=8).map(b"".join)
+)
+def test_streamed_and_in_memory_decoding_agree(data: bytes) -> None:
+    assert _outcome(data, 0) == _outcome(data, 1 << 20)

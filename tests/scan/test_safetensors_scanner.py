@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import safetensors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.numpy import save
 
 from mlwarden.findings import Finding, Location, Severity
@@ -243,3 +245,30 @@ def test_dtype_table_matches_reference_sizes() -> None:
         data = build({"a": tensor(dtype, [3], 0, 3 * bits // 8)}, b"\0" * (3 * bits // 8))
         assert library_accepts(data), dtype
         assert scan_bytes(data) == []
+
+
+def test_engine_dispatches_safetensors_by_sniffing(tmp_path: Path) -> None:
+    from mlwarden.scan.engine import ScanOptions, scan_file
+
+    good = tmp_path / "weights.bin"
+    good.write_bytes(save({"w": np.ones(4, dtype=np.float32)}))
+    bad = tmp_path / "overlap.bin"
+    bad.write_bytes(CASES["overlap"][0])
+    assert scan_file(good, ScanOptions()).findings == ()
+    assert [f.rule_id for f in scan_file(bad, ScanOptions()).findings] == ["SCAN-ST-001"]
+
+
+_SEED = save({"a": np.ones((2, 3), dtype=np.float32), "b": np.arange(4, dtype=np.int64)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_files_never_raise(data: st.DataObject) -> None:
+    blob = bytearray(_SEED)
+    for _ in range(data.draw(st.integers(1, 8))):
+        blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    blob = blob[: data.draw(st.integers(0, len(blob)))]
+    findings = scan_bytes(bytes(blob))
+    assert all(f.rule_id == "SCAN-ST-001" for f in findings)
+    if findings == [] and len(blob) >= 8:
+        assert library_accepts(bytes(blob))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mlwarden.errors import MalformedInput
+from mlwarden.errors import MalformedInput, ScanLimitExceeded
 from mlwarden.findings import Finding, Location, Severity
 from mlwarden.scan._protobuf import validate_schema
 from mlwarden.scan.base import Artifact, ScanContext, ScanLimits
@@ -68,7 +71,7 @@ def function(name: str, nodes: list[bytes]) -> bytes:
     return f_len(1, signature) + b"".join(f_len(3, n) for n in nodes)
 
 
-def graph_def(nodes: list[bytes], functions: list[bytes] = ()) -> bytes:
+def graph_def(nodes: list[bytes], functions: Sequence[bytes] = ()) -> bytes:
     out = b"".join(f_len(1, n) for n in nodes)
     if functions:
         out += f_len(2, b"".join(f_len(1, f) for f in functions))
@@ -263,6 +266,13 @@ def test_frozen_graph_def_is_clean() -> None:
     assert scan_bytes(data, name="frozen_graph.pb") == []
 
 
+def test_other_saved_model_protos_are_ignored_quietly() -> None:
+    # fingerprint.pb (FingerprintDef) sits beside saved_model.pb: varints and a VersionDef.
+    fingerprint = f_varint(1, 2**63 + 5) + f_varint(2, 77) + f_varint(3, 9) + f_varint(4, 1)
+    fingerprint += f_len(5, f_varint(1, 1))
+    assert scan_bytes(fingerprint, name="fingerprint.pb") == []
+
+
 # --- malicious --------------------------------------------------------------------------------
 
 
@@ -414,3 +424,13 @@ class _Counting(io.BufferedReader):
         data = super().read(size)
         self.nread += len(data)
         return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=120), st.sampled_from([b"", b"\x08\x01", b"\x0a", b"\x12"]))
+def test_random_bytes_never_raise_anything_else(tail: bytes, lead: bytes) -> None:
+    try:
+        found = scan_bytes(lead + tail)
+    except (MalformedInput, ScanLimitExceeded):
+        return
+    assert all(f.rule_id == "SCAN-TF-001" for f in found)

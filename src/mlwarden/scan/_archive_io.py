@@ -38,6 +38,8 @@ LZMA_MEMLIMIT = 512 * MiB
 BOMBS_KEY = "bombs"
 #: After this many bombs in one file (42.zip-style fan-out) the rest of it is not scanned.
 MAX_BOMBS = 16
+#: ``ScanContext.stats`` key of the archive members scanned for the top-level file.
+MEMBERS_KEY = "archive_members"
 _DECODE_ERRORS = (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError)
 
 
@@ -156,16 +158,24 @@ class StreamState:
 def charge_expansion(ctx: ScanContext, produced: int) -> None:
     """Count ``produced`` decompressed bytes against the per-file budget; raise when spent."""
     ctx.count(EXPANDED_KEY, produced)
-    if budget_spent(ctx):
+    if ctx.stats[EXPANDED_KEY] > ctx.limits.max_expanded_bytes:
         raise DecompressionBomb(
             f"decompressed data exceeds the limit of {ctx.limits.max_expanded_bytes} bytes per file"
         )
 
 
 def budget_spent(ctx: ScanContext) -> bool:
-    """Whether decoding must stop for this file: budget used up, or bombs enough to be hostile."""
-    spent = ctx.stats.get(EXPANDED_KEY, 0) > ctx.limits.max_expanded_bytes
-    return spent or ctx.stats.get(BOMBS_KEY, 0) >= MAX_BOMBS
+    """Whether archive scanning must stop for this file (every limit here is per top-level file).
+
+    Stops once the decompression budget is used up, once bombs are many enough to call the file
+    hostile, or once more members were scanned than ``max_members`` (nested archives count).
+    """
+    limits = ctx.limits
+    return (
+        ctx.stats.get(EXPANDED_KEY, 0) > limits.max_expanded_bytes
+        or ctx.stats.get(BOMBS_KEY, 0) >= MAX_BOMBS
+        or ctx.stats.get(MEMBERS_KEY, 0) > limits.max_members
+    )
 
 
 class Window(io.RawIOBase):
@@ -289,7 +299,7 @@ class DecompressingReader(io.RawIOBase):
     def _restart(self) -> bool:
         if not self._magic:
             return False
-        rest = self._decoder.unused_data + self._take_input()
+        rest = (self._decoder.unused_data or b"") + self._take_input()  # lz4 may give None
         if not rest.startswith(self._magic):
             return False  # trailing padding or garbage: every reader stops here too
         self._decoder, self._pending = self._new_decoder(), rest

@@ -7,6 +7,7 @@ reported here, for the member, instead of escaping as a traceback.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -15,6 +16,7 @@ from mlwarden.findings import Finding, ItemError, Location
 from mlwarden.scan._archive_io import (
     BOMBS_KEY,
     MAX_BOMBS,
+    MEMBERS_KEY,
     CorruptStream,
     DecompressionBomb,
     StreamState,
@@ -50,14 +52,41 @@ def unsafe_name_finding(parent: Artifact, name: str) -> Iterator[Finding]:
         )
 
 
-def link_finding(parent: Artifact, name: str, kind: str, target: str = "") -> Finding:
-    """SCAN-ARC-005 for a link (or device) member, which extraction would create."""
-    where = f" -> {target}" if target else ""
+def link_escapes(name: str, target: str, *, hard: bool = False) -> bool:
+    """Whether a link ``name`` -> ``target`` resolves outside the extraction directory.
+
+    Symbolic link targets are relative to the link's folder, hard link targets to the archive
+    root. Links that stay inside (a Hugging Face cache snapshot pointing into ``blobs/``)
+    are what benign archives hold; tarfile's ``data`` filter accepts them too.
+    """
+    target = target.replace("\\", "/")
+    if not target or target.startswith("/") or _DRIVE.match(target):
+        return True
+    folder = "" if hard else posixpath.dirname(name.replace("\\", "/"))
+    resolved = posixpath.normpath(posixpath.join(folder, target))
+    return resolved == ".." or resolved.startswith("../")
+
+
+def link_findings(
+    parent: Artifact, name: str, kind: str, target: str, *, hard: bool = False
+) -> Iterator[Finding]:
+    """SCAN-ARC-005 for a link member whose target is outside the extraction directory."""
+    if link_escapes(name, target, hard=hard):
+        yield finding(
+            "SCAN-ARC-005",
+            parent.child_location(name),
+            f"member is a {kind} to outside the extraction directory",
+            evidence=f"{name} -> {target}",
+        )
+
+
+def special_finding(parent: Artifact, name: str) -> Finding:
+    """SCAN-ARC-005 for a device or FIFO member, which no model archive needs."""
     return finding(
         "SCAN-ARC-005",
         parent.child_location(name),
-        f"member is a {kind}: extracting it can redirect writes or reads outside the target",
-        evidence=f"{name}{where}",
+        "member is a device node or FIFO: extracting it creates one",
+        evidence=name,
     )
 
 
@@ -84,7 +113,17 @@ def member_artifact(
 def scan_member(
     ctx: ScanContext, child: Artifact, state: StreamState | None = None
 ) -> Iterator[Finding]:
-    """Scan ``child``; report a decompression bomb or corrupt data found along the way."""
+    """Scan ``child``; report a decompression bomb or corrupt data found along the way.
+
+    Members are counted for the whole top-level file, nested archives included: fan-out
+    nesting (each level holding many copies of the next) cannot multiply the work unbounded.
+    """
+    ctx.count(MEMBERS_KEY)
+    if ctx.stats[MEMBERS_KEY] > ctx.limits.max_members:
+        if ctx.stats[MEMBERS_KEY] == ctx.limits.max_members + 1:
+            message = f"more than {ctx.limits.max_members} archive members; the rest not scanned"
+            yield finding("SCAN-GEN-001", child.location, message)
+        return
     try:
         yield from ctx.scan_child(child)
     except DecompressionBomb as exc:

@@ -5,27 +5,46 @@ graph nodes, operator names, external-data paths. A :data:`Schema` names the fie
 descend into; every other field is skipped without being read, by seeking when the stream
 can seek and by reading and discarding in chunks when it cannot, so a multi-GB tensor payload
 costs one seek. Depth, field count, string sizes and time are bounded; broken wire data raises
-:class:`~mlwarden.errors.MalformedInput` naming the offset.
+:class:`~mlwarden.errors.MalformedInput` naming the offset. Byte-level parsing lives in
+``_protowire``.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import BinaryIO
 
 from mlwarden.errors import MalformedInput, ScanLimitExceeded
+from mlwarden.scan._protowire import (
+    EGROUP,
+    LEN,
+    MAX_FIELD_NUMBER,
+    MAX_HEADER,
+    SGROUP,
+    Field,
+    Source,
+    Span,
+    WireType,
+    bad_group_end,
+    parse_header,
+    past_end,
+)
 
-_MAX_VARINT_BYTES = 10
-_MASK64 = (1 << 64) - 1
-_MAX_FIELD_NUMBER = (1 << 29) - 1
-#: protobuf refuses lengths that do not fit a signed 32-bit int.
-_MAX_LENGTH = (1 << 31) - 1
-#: A tag and the value or length after it never take more bytes than this.
-_MAX_HEADER = 2 * _MAX_VARINT_BYTES
-_CHUNK = 64 * 1024
+__all__ = [
+    "SCALAR_KINDS",
+    "Field",
+    "Message",
+    "ProtoReader",
+    "Schema",
+    "Span",
+    "Value",
+    "WireType",
+    "parse_header",
+    "validate_schema",
+    "walk",
+]
+
 _CHECK_EVERY = 1024
 
 #: Leaf kinds a schema can ask for; any other kind names a message of the schema.
@@ -33,48 +52,6 @@ SCALAR_KINDS = frozenset({"varint", "string", "bytes", "prefix", "span"})
 
 #: message name -> {field number -> scalar kind or message name}.
 Schema = Mapping[str, Mapping[int, str]]
-
-
-class WireType(IntEnum):
-    """The six wire types of the protobuf encoding."""
-
-    VARINT = 0
-    I64 = 1
-    LEN = 2
-    SGROUP = 3
-    EGROUP = 4
-    I32 = 5
-
-
-@dataclass(frozen=True)
-class Span:
-    """Where a payload lies in the stream (offsets from the reader's start), without its bytes."""
-
-    start: int
-    length: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
-
-
-@dataclass(frozen=True)
-class Field:
-    """One field as read from the wire.
-
-    Attributes:
-        number: the field number.
-        wire_type: how the value is encoded.
-        offset: where the field's tag starts.
-        value: the integer value (VARINT, I64, I32) or the payload length (LEN); 0 for groups.
-        span: the payload (LEN) or the encoded value; ``span.end`` is where the next field starts.
-    """
-
-    number: int
-    wire_type: WireType
-    offset: int
-    value: int
-    span: Span
 
 
 @dataclass(slots=True)
@@ -126,152 +103,12 @@ def validate_schema(schema: Schema) -> None:
         for number, kind in fields.items():
             if kind not in SCALAR_KINDS and kind not in schema:
                 raise ValueError(f"{name} field {number}: unknown kind {kind!r}")
-            if not 1 <= number <= _MAX_FIELD_NUMBER:
+            if not 1 <= number <= MAX_FIELD_NUMBER:
                 raise ValueError(f"{name}: invalid field number {number}")
-
-
-_VARINT, _I64, _LEN, _SGROUP, _EGROUP, _I32 = (int(w) for w in WireType)
 
 
 def _no_check() -> None:
     return None
-
-
-def _varint_at(buf: bytes, i: int, base: int) -> tuple[int, int]:
-    start, result = i, 0
-    for shift in range(0, 7 * _MAX_VARINT_BYTES, 7):
-        if i >= len(buf):
-            raise MalformedInput(f"truncated varint at offset {base + start}")
-        byte = buf[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result & _MASK64, i
-    raise MalformedInput(
-        f"varint at offset {base + start} is longer than {_MAX_VARINT_BYTES} bytes"
-    )
-
-
-def parse_header(buf: bytes, i: int, base: int = 0) -> tuple[int, int, int, int]:
-    """Parse the field starting at ``buf[i]`` (stream offset ``base + i``).
-
-    Returns:
-        ``(number, wire type, value, index after the header)``; the value is the integer of
-        VARINT, I32 and I64 fields, the payload length of LEN fields (the payload follows the
-        header) and 0 for group tags.
-    """
-    # One-byte tags and values are the common case: decode them inline (hot loop).
-    if i < len(buf) and buf[i] < 0x80:
-        tag, j = buf[i], i + 1
-    else:
-        tag, j = _varint_at(buf, i, base)
-    number, wire = tag >> 3, tag & 7
-    if number == 0 or number > _MAX_FIELD_NUMBER:
-        raise MalformedInput(f"invalid field number {number} at offset {base + i}")
-    if wire in (_VARINT, _LEN):
-        if j < len(buf) and buf[j] < 0x80:
-            value, j = buf[j], j + 1
-        else:
-            value, j = _varint_at(buf, j, base)
-        if wire == _LEN and value > _MAX_LENGTH:
-            raise MalformedInput(f"field {number} at offset {base + i} has length {value} > 2 GiB")
-        return number, wire, value, j
-    if wire > _I32:
-        raise MalformedInput(f"invalid wire type {wire} for field {number} at offset {base + i}")
-    width = 8 if wire == _I64 else 4 if wire == _I32 else 0
-    if j + width > len(buf):
-        raise MalformedInput(f"{width}-byte field {number} at offset {base + i} is cut short")
-    return number, wire, int.from_bytes(buf[j : j + width], "little"), j + width
-
-
-def _past_end(number: int, offset: int, end: int) -> MalformedInput:
-    return MalformedInput(
-        f"field {number} at offset {offset} runs past the end of its message at {end}"
-    )
-
-
-class _Source:
-    """Forward reader with a buffer; seeks over skipped bytes when the stream allows it.
-
-    Offsets are relative to the stream position at construction. Invariant: the stream's
-    position is ``_base + _buf_start + len(_buf)``.
-    """
-
-    def __init__(self, stream: BinaryIO, check: Callable[[], None]) -> None:
-        self._stream = stream
-        self._check = check
-        try:
-            self.seekable = stream.seekable()
-            self._base = stream.tell() if self.seekable else 0
-        except (OSError, io.UnsupportedOperation):
-            self.seekable, self._base = False, 0
-        self._buf = b""
-        self._buf_start = 0
-        self._i = 0
-
-    @property
-    def pos(self) -> int:
-        return self._buf_start + self._i
-
-    def measure(self) -> int | None:
-        """The stream's length from the start offset, or ``None`` when it cannot seek."""
-        if not self.seekable:
-            return None
-        end = self._stream.seek(0, io.SEEK_END)
-        self._stream.seek(self._base + self._buf_start + len(self._buf))
-        return end - self._base
-
-    def peek(self, n: int) -> bytes:
-        """Up to ``n`` bytes from the current position (fewer only at the end), unconsumed."""
-        while len(self._buf) - self._i < n:
-            more = self._stream.read(max(_CHUNK, n))
-            if not more:
-                break
-            self._buf_start += self._i
-            self._buf, self._i = self._buf[self._i :] + more, 0
-        return self._buf[self._i : self._i + n]
-
-    def at_eof(self) -> bool:
-        return not self.peek(1)
-
-    def read(self, n: int) -> bytes:
-        taken = self._buf[self._i : self._i + n]
-        if len(taken) == n:
-            self._i += n
-            return taken
-        start = self.pos
-        parts, need = [taken], n - len(taken)
-        self._buf_start, self._buf, self._i = self.pos + len(taken), b"", 0
-        while need:
-            chunk = self._stream.read(min(need, 16 * _CHUNK))
-            if not chunk:
-                raise MalformedInput(f"{n}-byte payload at offset {start} is cut short")
-            parts.append(chunk)
-            need -= len(chunk)
-            self._buf_start += len(chunk)
-            self._check()
-        return b"".join(parts)
-
-    def skip_to(self, target: int) -> None:
-        """Move to ``target`` without reading what lies between when the stream can seek."""
-        if self._buf_start <= target <= self._buf_start + len(self._buf):
-            self._i = target - self._buf_start
-        elif self.seekable:
-            self._stream.seek(self._base + target)
-            self._buf_start, self._buf, self._i = target, b"", 0
-        elif target < self.pos:
-            raise MalformedInput(f"cannot go back to offset {target} in a non-seekable stream")
-        else:
-            self._discard_to(target)
-
-    def _discard_to(self, target: int) -> None:
-        self._buf_start, self._buf, self._i = self._buf_start + len(self._buf), b"", 0
-        while self._buf_start < target:
-            chunk = self._stream.read(min(target - self._buf_start, 16 * _CHUNK))
-            if not chunk:
-                raise MalformedInput(f"data ends at offset {self._buf_start}, before {target}")
-            self._buf_start += len(chunk)
-            self._check()
 
 
 class ProtoReader:
@@ -304,7 +141,7 @@ class ProtoReader:
         window: int = 64 * 1024,
     ) -> None:
         self._check = check or _no_check
-        self._src = _Source(stream, self._check)
+        self._src = Source(stream, self._check)
         self.size = size if size is not None else self._src.measure()
         self.max_depth = max_depth
         self.max_fields = max_fields
@@ -384,18 +221,18 @@ class ProtoReader:
             offset = i
             number, wire, value, i = parse_header(buf, i, base)
             count += 1
-            if wire == _LEN:
+            if wire == LEN:
                 stop = i + value
-            elif wire == _SGROUP:
+            elif wire == SGROUP:
                 stop = self._skip_group_memory(buf, i, end, base, number, depth + 1)
-            elif wire == _EGROUP:
+            elif wire == EGROUP:
                 raise MalformedInput(
                     f"end-group tag of field {number} at offset {base + offset} closes no group"
                 )
             else:
                 stop = i
             if stop > end:
-                raise _past_end(number, base + offset, base + end)
+                raise past_end(number, base + offset, base + end)
             kind = spec.get(number)
             if kind is not None:
                 found = self._value(schema, kind, wire, value, buf, i, stop, base, depth)
@@ -445,7 +282,7 @@ class ProtoReader:
             self._count()
             if wire == WireType.EGROUP:
                 if inner != number:
-                    raise _bad_group_end(number, inner, base + at)
+                    raise bad_group_end(number, inner, base + at)
                 return i
             if wire == WireType.LEN:
                 i += value
@@ -487,7 +324,7 @@ class ProtoReader:
 
     def _next_field(self, end: int | None, depth: int) -> Field:
         offset = self._src.pos
-        window = self._src.peek(_MAX_HEADER)
+        window = self._src.peek(MAX_HEADER)
         number, wire, value, used = parse_header(window, 0, offset)
         self._src.skip_to(offset + used)
         self._count()
@@ -498,7 +335,7 @@ class ProtoReader:
             self._skip_group_stream(number, end, depth + 1)
         stop = start + value if wire == WireType.LEN else self._src.pos
         if end is not None and stop > end:
-            raise _past_end(number, offset, end)
+            raise past_end(number, offset, end)
         return Field(number, WireType(wire), offset, value, Span(start, stop - start))
 
     def _skip_group_stream(self, number: int, end: int | None, depth: int) -> None:
@@ -510,11 +347,7 @@ class ProtoReader:
             item = self._next_field(end, depth)
             if item.wire_type is WireType.EGROUP:
                 if item.number != number:
-                    raise _bad_group_end(number, item.number, item.offset)
+                    raise bad_group_end(number, item.number, item.offset)
                 return
             self._src.skip_to(item.span.end)
         raise MalformedInput(f"group {number} starting before offset {start} is never closed")
-
-
-def _bad_group_end(number: int, closing: int, offset: int) -> MalformedInput:
-    return MalformedInput(f"group {number} closed by field {closing}'s end tag at offset {offset}")

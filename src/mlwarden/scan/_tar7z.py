@@ -11,6 +11,7 @@ import importlib
 import io
 import tarfile
 from collections.abc import Callable, Iterator
+from pathlib import PurePosixPath
 from types import ModuleType
 from typing import Any, BinaryIO, cast
 
@@ -29,9 +30,10 @@ from mlwarden.scan._archive_io import (
 )
 from mlwarden.scan._members import (
     bomb_findings,
-    link_finding,
+    link_findings,
     member_artifact,
     scan_member,
+    special_finding,
     unsafe_name_finding,
     unsafe_name_reason,
 )
@@ -42,6 +44,7 @@ _BLOCK = 512
 _INLINE_TYPES = frozenset(b"xgLKX")
 _MAX_HEADER_CHAIN = 64
 _TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, OverflowError, OSError)
+_MAX_LINK = 4096
 _NEEDS_7Z = "7z support needs: pip install 'mlwarden[archives]'"
 
 
@@ -53,7 +56,7 @@ class TarScanner:
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Iterator[Finding]:
         """Report links and unsafe names; scan every regular member in place."""
-        with seekable_source(artifact, ctx) as (src, _size):
+        with seekable_source(artifact, ctx) as (src, size):
             _guard_headers(src, 0, ctx.limits.max_header_bytes)
             with _open_tar(src) as tar:
                 members = _read_members(artifact, ctx, src, tar)
@@ -61,7 +64,7 @@ class TarScanner:
                     members = members[: ctx.limits.max_members]
                     message = f"tar has more than {len(members)} members; the rest were not scanned"
                     yield finding("SCAN-GEN-001", artifact.location, message)
-                yield from _scan_members(artifact, ctx, src, tar, members)
+                yield from _scan_members(artifact, ctx, (src, size), tar, members)
 
 
 def _open_tar(src: BinaryIO) -> tarfile.TarFile:
@@ -119,24 +122,29 @@ def _header_size(field: bytes) -> int:
 def _scan_members(
     artifact: Artifact,
     ctx: ScanContext,
-    src: BinaryIO,
+    source: tuple[BinaryIO, int],
     tar: tarfile.TarFile,
     members: list[tarfile.TarInfo],
 ) -> Iterator[Finding]:
+    src, size = source
     names = frozenset(m.name for m in members)
     for member in members:
         ctx.check_deadline()
         if budget_spent(ctx):
             return
         yield from unsafe_name_finding(artifact, member.name)
-        if member.issym() or member.islnk():
-            kind = "symbolic link" if member.issym() else "hard link"
-            yield link_finding(artifact, member.name, kind, member.linkname)
+        if member.issym():
+            yield from link_findings(artifact, member.name, "symbolic link", member.linkname)
+        elif member.islnk():
+            yield from link_findings(artifact, member.name, "hard link", member.linkname, hard=True)
         elif member.ischr() or member.isblk() or member.isfifo():
-            yield link_finding(artifact, member.name, "device or FIFO")
+            yield special_finding(artifact, member.name)
         elif member.isfile():
-            opener = _tar_opener(src, tar, member)
-            child = member_artifact(artifact, member.name, member.size, opener, "tar", names)
+            child = member_artifact(
+                artifact, member.name, member.size, _tar_opener(src, tar, member), "tar", names
+            )
+            if member.offset_data + member.size > size:
+                ctx.errors.append(ItemError(str(child.location), "member data is truncated"))
             yield from scan_member(ctx, child)
 
 
@@ -166,7 +174,7 @@ class SevenZipScanner:
             try:
                 archive = py7zr.SevenZipFile(src, mode="r")
             except Exception as exc:  # a third-party parser on hostile input raises anything
-                raise MalformedInput(f"unreadable 7z: {exc}") from exc
+                raise MalformedInput(f"unreadable 7z: {_describe(exc)}") from exc
             try:
                 yield from _scan_7z(artifact, ctx, archive, size)
             finally:
@@ -182,6 +190,12 @@ def _import_py7zr() -> ModuleType | None:
     return module if hasattr(importlib.import_module("py7zr.io"), "WriterFactory") else None
 
 
+def _describe(exc: Exception) -> str:
+    if type(exc).__name__ == "PasswordRequired":
+        return "encrypted; its members cannot be scanned without the password"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 def _guard_7z_header(src: BinaryIO, limit: int) -> None:
     src.seek(0)
     start = src.read(32)
@@ -194,18 +208,20 @@ def _scan_7z(artifact: Artifact, ctx: ScanContext, archive: Any, size: int) -> I
     try:
         infos = archive.list()
     except Exception as exc:  # hostile headers: py7zr raises all sorts
-        raise MalformedInput(f"unreadable 7z: {exc}") from exc
+        raise MalformedInput(f"unreadable 7z: {_describe(exc)}") from exc
     if len(infos) > ctx.limits.max_members:
         message = f"7z has more than {ctx.limits.max_members} members; none were scanned"
         yield finding("SCAN-GEN-001", artifact.location, message)
         return
     targets: list[str] = []
+    links: set[str] = set()
     for info in infos:
         yield from unsafe_name_finding(artifact, info.filename)
+        if info.is_directory or unsafe_name_reason(info.filename) is not None:
+            continue  # py7zr refuses to decode unsafe names; they are reported above
+        targets.append(info.filename)
         if info.is_symlink:
-            yield link_finding(artifact, info.filename, "symbolic link")
-        elif not info.is_directory and unsafe_name_reason(info.filename) is None:
-            targets.append(info.filename)
+            links.add(_normal_name(info.filename))
     declared = sum(info.uncompressed or 0 for info in infos)
     bomb = _declared_bomb(ctx, declared, size)
     if bomb is not None:
@@ -213,9 +229,15 @@ def _scan_7z(artifact: Artifact, ctx: ScanContext, archive: Any, size: int) -> I
         return
     factory = _SpoolFactory(ctx, size)
     try:
-        yield from _extract_and_scan(artifact, ctx, archive, targets, factory)
+        yield from _extract_and_scan(artifact, ctx, archive, (targets, links), factory)
     finally:
         factory.close()
+
+
+def _normal_name(name: str) -> str:
+    """A member name as py7zr hands it to the writer factory."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", ".")]
+    return "/".join(parts)
 
 
 def _declared_bomb(ctx: ScanContext, declared: int, size: int) -> str | None:
@@ -228,8 +250,13 @@ def _declared_bomb(ctx: ScanContext, declared: int, size: int) -> str | None:
 
 
 def _extract_and_scan(
-    artifact: Artifact, ctx: ScanContext, archive: Any, targets: list[str], factory: _SpoolFactory
+    artifact: Artifact,
+    ctx: ScanContext,
+    archive: Any,
+    wanted: tuple[list[str], set[str]],
+    factory: _SpoolFactory,
 ) -> Iterator[Finding]:
+    targets, links = wanted
     if not targets:
         return
     try:
@@ -240,13 +267,20 @@ def _extract_and_scan(
     except ScanLimitExceeded:
         raise
     except Exception as exc:  # corrupt or encrypted data: py7zr raises all sorts
-        raise MalformedInput(f"7z members cannot be decoded: {exc}") from exc
+        raise MalformedInput(f"7z members cannot be decoded: {_describe(exc)}") from exc
     names = frozenset(factory.products)
     for name, product in factory.products.items():
         ctx.check_deadline()
-        buffer, length = product.buffer, product.length
-        opener = _spool_opener(buffer, length)
-        yield from scan_member(ctx, member_artifact(artifact, name, length, opener, "7z", names))
+        if budget_spent(ctx):
+            return
+        if name in links:  # a symlink's data is its target
+            target = product.head(_MAX_LINK).decode("utf-8", "replace")
+            yield from link_findings(artifact, name, "symbolic link", target)
+            continue
+        opener = _spool_opener(product.buffer, product.length)
+        yield from scan_member(
+            ctx, member_artifact(artifact, name, product.length, opener, "7z", names)
+        )
 
 
 def _spool_opener(buffer: BinaryIO, length: int) -> Callable[[], BinaryIO]:
@@ -271,6 +305,11 @@ class _SpoolProduct:
 
     def read(self, size: int | None = None) -> bytes:
         return self.buffer.read(-1 if size is None else size)
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes written."""
+        self.buffer.seek(0)
+        return self.buffer.read(min(n, self.length))
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         return self.buffer.seek(offset, whence)

@@ -23,7 +23,9 @@ from mlwarden.scan._archive_io import (
     EXPANDED_KEY,
     LZMA_MEMLIMIT,
     RATIO_GRACE,
+    CorruptStream,
     Decoder,
+    DecompressionBomb,
     StreamState,
     ZipLzmaDecoder,
     ZlibDecoder,
@@ -34,7 +36,7 @@ from mlwarden.scan._archive_io import (
 )
 from mlwarden.scan._members import (
     bomb_findings,
-    link_finding,
+    link_findings,
     member_artifact,
     notes_findings,
     scan_member,
@@ -62,6 +64,7 @@ _ZIP_DECODERS: dict[int, Callable[[], Decoder]] = {
 }
 #: Stored members up to this size get their CRC checked; bigger ones are never read whole.
 _CRC_READ_LIMIT = 8 * MiB
+_MAX_LINK = 4096
 _PICKLE_START = re.compile(rb"\(?c[A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n|\((dp|lp)\d+\n")
 
 
@@ -125,6 +128,8 @@ def starts_like_pickle(head: bytes) -> bool:
 
 @dataclass(frozen=True)
 class _ZipMembers:
+    """Scans the members of one zip whose directory has been read."""
+
     artifact: Artifact
     ctx: ScanContext
     src: BinaryIO
@@ -133,61 +138,71 @@ class _ZipMembers:
 
     def scan(self, entries: list[ZipEntry]) -> Iterator[Finding]:
         storage_roots = _torch_roots(self.names)
-        seen: set[tuple[int, int, int]] = set()
+        widest = _widest_views(entries)
         for entry in entries:
             self.ctx.check_deadline()
             if budget_spent(self.ctx):
-                return  # reported where it ran out; nothing more can be decoded
+                return  # reported where it ran out
             yield from unsafe_name_finding(self.artifact, entry.name)
-            data = (entry.data_offset, entry.compressed_size, entry.method)
+            data = (entry.data_offset, entry.method)
             if entry.is_symlink:
-                yield link_finding(self.artifact, entry.name, "symbolic link")
+                target = self._link_target(entry)
+                yield from link_findings(self.artifact, entry.name, "symbolic link", target)
             elif entry.is_dir:
                 continue
             elif _is_storage(entry.name, storage_roots):
                 self.ctx.count("skipped_storage")  # raw tensor bytes: torch never unpickles them
-            elif data in seen:
-                # Entries sharing data (overlapping-entry bombs) are scanned once: fan-out
-                # nesting would otherwise multiply the work at every level.
+            elif widest.get(data) is not entry:
+                # Entries reading the same data (overlapping-entry bombs) are scanned once,
+                # through the widest of them: fan-out nesting would multiply the work.
                 self.ctx.count("shared_member_data")
             else:
-                seen.add(data)
                 yield from self._scan_entry(entry)
 
     def _scan_entry(self, entry: ZipEntry) -> Iterator[Finding]:
-        length = max(0, min(entry.compressed_size, self.size - entry.data_offset))
-        if entry.method == STORED:
-            yield from self._check_stored_crc(entry, length)
-            child = self._child(
-                entry, length, lambda: open_window(self.src, entry.data_offset, length)
-            )
-            yield from scan_member(self.ctx, child)
-            return
-        new_decoder = _ZIP_DECODERS.get(entry.method)
         location = self.artifact.child_location(entry.name)
-        if new_decoder is None:
+        stored = entry.method == STORED
+        if not stored and entry.method not in _ZIP_DECODERS:
             message = f"unknown compression method {entry.method}: member not scanned"
             yield finding("SCAN-ARC-001", location, message)
             return
-        declared = _declared_bomb(entry, self.ctx)
+        declared = None if stored else _declared_bomb(entry, self.ctx)
         if declared is not None:
             yield from bomb_findings(self.ctx, location, declared)
             return
+        if stored:
+            yield from self._check_stored_crc(entry)
         state = StreamState()
+        size = self._length(entry) if stored else entry.size
+        child = member_artifact(
+            self.artifact, entry.name, size, lambda: self._open(entry, state), "zip", self.names
+        )
+        yield from scan_member(self.ctx, child, state)
+        if not stored:
+            yield from self._check_decoded(entry, state)
 
-        def opener() -> BinaryIO:
-            compressed = open_window(self.src, entry.data_offset, length)
-            return open_decompressed(
-                compressed, new_decoder, self.ctx, state, expect_size=entry.size
-            )
+    def _length(self, entry: ZipEntry) -> int:
+        return max(0, min(entry.compressed_size, self.size - entry.data_offset))
 
-        yield from scan_member(self.ctx, self._child(entry, entry.size, opener), state)
-        yield from self._check_decoded(entry, state)
+    def _open(self, entry: ZipEntry, state: StreamState) -> BinaryIO:
+        """The member's bytes: its window in the archive, decoded unless stored."""
+        window = open_window(self.src, entry.data_offset, self._length(entry))
+        if entry.method == STORED:
+            return window
+        decoder = _ZIP_DECODERS[entry.method]
+        return open_decompressed(window, decoder, self.ctx, state, expect_size=entry.size)
 
-    def _child(self, entry: ZipEntry, size: int, opener: Callable[[], BinaryIO]) -> Artifact:
-        return member_artifact(self.artifact, entry.name, size, opener, "zip", self.names)
+    def _link_target(self, entry: ZipEntry) -> str:
+        if entry.method != STORED and entry.method not in _ZIP_DECODERS:
+            return ""
+        try:
+            with self._open(entry, StreamState()) as stream:
+                return stream.read(_MAX_LINK).decode("utf-8", "replace")
+        except (CorruptStream, DecompressionBomb):
+            return ""  # an unreadable target is reported as escaping
 
-    def _check_stored_crc(self, entry: ZipEntry, length: int) -> Iterator[Finding]:
+    def _check_stored_crc(self, entry: ZipEntry) -> Iterator[Finding]:
+        length = self._length(entry)
         if length > _CRC_READ_LIMIT:
             return
         crc = 0
@@ -212,8 +227,18 @@ class _ZipMembers:
             "SCAN-ARC-001",
             self.artifact.child_location(entry.name),
             f"archive headers disagree: CRC {actual:08x} != declared {entry.crc:08x} "
-            "(strict readers refuse this member; torch loads it)",
+            "(strict readers refuse this member; tolerant ones load it anyway)",
         )
+
+
+def _widest_views(entries: list[ZipEntry]) -> dict[tuple[int, int], ZipEntry]:
+    """Per data start and method, the entry that reads the most bytes (the first of equals)."""
+    widest: dict[tuple[int, int], ZipEntry] = {}
+    for entry in entries:
+        key = (entry.data_offset, entry.method)
+        if key not in widest or entry.compressed_size > widest[key].compressed_size:
+            widest[key] = entry
+    return widest
 
 
 def _declared_bomb(entry: ZipEntry, ctx: ScanContext) -> str | None:

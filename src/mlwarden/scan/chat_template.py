@@ -32,7 +32,7 @@ _MAX_ISSUES = 10
 DUNDER = re.compile(r"__\w+__")
 #: Objects that a default Jinja (or Flask) environment exposes and SSTI payloads start from.
 GADGET_NAMES = frozenset(
-    {
+    [
         "cycler",
         "joiner",
         "lipsum",
@@ -42,29 +42,11 @@ GADGET_NAMES = frozenset(
         "request",
         "url_for",
         "get_flashed_messages",
-        "g",
-        "session",
-    }
+    ]
 )
-#: Attributes without underscores that still lead to code execution or interpreter internals.
-DANGEROUS_ATTRS = frozenset(
-    {
-        "popen",
-        "system",
-        "check_output",
-        "check_call",
-        "getoutput",
-        "getstatusoutput",
-        "spawnl",
-        "spawnv",
-        "spawnve",
-        "execv",
-        "execve",
-        "execl",
-        "import_module",
-        "load_module",
-        "eval",
-        "exec",
+#: Interpreter internals reachable without underscores: flagged wherever they are accessed.
+INTERNAL_ATTRS = frozenset(
+    [
         "mro",
         "f_globals",
         "f_locals",
@@ -82,14 +64,35 @@ DANGEROUS_ATTRS = frozenset(
         "co_code",
         "im_func",
         "im_class",
-        "os",
-        "subprocess",
-        "builtins",
-    }
+    ]
+)
+#: Methods that run commands or code: flagged when called (``ns.system`` alone is a field).
+CALL_ATTRS = frozenset(
+    [
+        "popen",
+        "system",
+        "check_output",
+        "check_call",
+        "getoutput",
+        "getstatusoutput",
+        "spawnl",
+        "spawnlp",
+        "spawnv",
+        "spawnvp",
+        "spawnve",
+        "execv",
+        "execve",
+        "execl",
+        "execlp",
+        "import_module",
+        "load_module",
+        "eval",
+        "exec",
+    ]
 )
 #: Calls by bare name that have no business in a chat template.
 DANGEROUS_FUNCS = frozenset(
-    {
+    [
         "eval",
         "exec",
         "__import__",
@@ -105,7 +108,7 @@ DANGEROUS_FUNCS = frozenset(
         "exit",
         "quit",
         "input",
-    }
+    ]
 )
 #: Filters that look an attribute up by a (dotted) name given as an argument.
 _ATTRIBUTE_ARG = {"selectattr": 0, "rejectattr": 0, "groupby": 0, "sum": 0}
@@ -129,7 +132,7 @@ class TemplateIssue:
 
 def dangerous_name(name: str) -> bool:
     """True for attribute names that lead to Python internals (any dotted segment)."""
-    return any(part.startswith("_") or part in DANGEROUS_ATTRS for part in name.split("."))
+    return any(part.startswith("_") or part in INTERNAL_ATTRS for part in name.split("."))
 
 
 def analyse_template(source: str, *, use_jinja: bool = True) -> list[TemplateIssue]:
@@ -145,11 +148,16 @@ def analyse_template(source: str, *, use_jinja: bool = True) -> list[TemplateIss
         limit = f"template of {len(source)} characters is over the {MAX_PARSE_CHARS} parse limit"
         return [TemplateIssue("unparsable", limit, limit), *lexical_issues(source)]
     try:
-        return _dedupe(_AstChecker(_parse(source)).issues())
+        template = _parse(source)
     except Exception as exc:  # jinja2 raises many types on hostile input; all mean "unparsable"
         reason = f"{type(exc).__name__}: {exc}"[:200]
         issue = TemplateIssue("unparsable", f"template does not parse as Jinja ({reason})", reason)
         return [issue, *lexical_issues(source)]
+    try:
+        return _dedupe(_AstChecker(template).issues())
+    except RecursionError:
+        reason = "expressions nested too deeply to analyse"
+        return [TemplateIssue("unparsable", f"template {reason}", reason), *lexical_issues(source)]
 
 
 def _dedupe(issues: list[TemplateIssue]) -> list[TemplateIssue]:
@@ -160,7 +168,7 @@ def _dedupe(issues: list[TemplateIssue]) -> list[TemplateIssue]:
 _OPEN = re.compile(r"\{\{|\{%")
 _STRING = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", re.S)
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|N\{[^}]*\})")
-_NAMES_CALLED = "|".join(sorted(DANGEROUS_ATTRS | DANGEROUS_FUNCS))
+_NAMES_CALLED = "|".join(sorted(CALL_ATTRS | DANGEROUS_FUNCS))
 #: Checked on the expression with its string literals blanked out.
 _CODE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\.\s*_"), "accesses an underscore attribute"),
@@ -350,7 +358,7 @@ class _AstChecker:
         if names is None:
             self._add(node, f"looks up an attribute whose name is computed (|{what})")
             return
-        bad = [k for k in names if not isinstance(k, str) or dangerous_name(k)]
+        bad = [k for k in names if not isinstance(k, str) or dangerous_name(k) or k in CALL_ATTRS]
         if bad:
             self._add(node, f"looks up attribute {bad[0]!r} with |{what}")
 
@@ -359,6 +367,12 @@ class _AstChecker:
         name = getattr(func, "name", None) if isinstance(func, self._nodes.Name) else None
         if name in DANGEROUS_FUNCS and name not in self._symbols:
             self._add(node, f"calls {name}()")
+        if isinstance(func, self._nodes.Getattr) and func.attr in CALL_ATTRS:
+            self._add(node, f"calls .{func.attr}()")
+        if isinstance(func, self._nodes.Getitem):
+            keys = self._eval.values(func.arg) or []
+            if any(k in CALL_ATTRS for k in keys if isinstance(k, str)):
+                self._add(node, "calls a code-execution method looked up by subscript")
         if isinstance(func, self._nodes.Getattr) and func.attr in ("format", "format_map"):
             formats = self._eval.values(func.node) or []
             if any(isinstance(f, str) and _FORMAT_FIELD.search(f) for f in formats):

@@ -36,7 +36,7 @@ _KEYS = frozenset({"descr", "fortran_order", "shape"})
 # Array-protocol type strings as dtype.str writes them: byte order, kind, size.
 _TYPESTR = re.compile(
     r"[<>|=]?(?:(?P<fixed>b1|[iu][1248]|f(?:2|4|8|12|16)|c(?:8|16|24|32)|[mM]8(?:\[\d*\w+\])?)"
-    r"|(?P<flex>[SaUV])(?P<n>\d+)|(?P<obj>O[48]?))"
+    r"|(?P<flex>[SaUV])(?P<n>\d{1,18})|(?P<obj>O[48]?))"
 )
 _PY2_LONG = re.compile(r"(?<![\w'\"])(\d+)[lL](?=\s*[,)\]])")
 _PICKLE_PROTOCOLS = range(6)
@@ -109,7 +109,7 @@ def _check_dict(value: object) -> tuple[object, tuple[int, ...]]:
         keys = ", ".join(sorted(repr(k) for k in value))
         raise _Malformed(f"header keys are {{{keys}}}, expected descr, fortran_order, shape")
     if not isinstance(value["fortran_order"], bool):
-        raise _Malformed(f"fortran_order is {value['fortran_order']!r}, not a bool")
+        raise _Malformed(f"fortran_order is {value['fortran_order']!r:.40}, not a bool")
     return value["descr"], _check_shape(value["shape"], "shape")
 
 
@@ -120,7 +120,7 @@ def _check_shape(shape: object, what: str) -> tuple[int, ...]:
         raise _Malformed(f"{what} must be a tuple of at most {_MAX_DIMS} ints")
     for dim in shape:
         if isinstance(dim, bool) or not isinstance(dim, int) or not 0 <= dim <= _MAX_DIM:
-            raise _Malformed(f"{what} has invalid dimension {dim!r}")
+            raise _Malformed(f"{what} has invalid dimension {dim!r:.40}")
     return shape
 
 

@@ -93,8 +93,7 @@ class OnnxScanner:
         with artifact.open() as stream:
             reader = ProtoReader(stream, size=artifact.size, check=ctx.check_deadline)
             head = reader.peek(16)
-            if head[4:8] == b"ORTM":
-                # onnxruntime's flatbuffer format (.ort) is not protobuf: out of this scanner.
+            if _is_ort_format(artifact.name, head):
                 ctx.count("onnx:ort-format-not-scanned")
                 return
             try:
@@ -108,6 +107,17 @@ class OnnxScanner:
         found = _Found.collect(model)
         yield from _external_data_findings(found.tensors, artifact)
         yield from _domain_findings(model, found, artifact)
+
+
+def _is_ort_format(name: str, head: bytes) -> bool:
+    """onnxruntime's flatbuffer format: a ``.ort`` file with the "ORTM" identifier at byte 4.
+
+    Both are required: a protobuf model can carry "ORTM" there (as the start of its producer
+    name), and onnxruntime loads any file not named ``.ort`` as protobuf.
+    """
+    return (
+        name.lower().endswith(".ort") and head[4:8] == b"ORTM" and not looks_like_model_proto(head)
+    )
 
 
 def looks_like_model_proto(head: bytes) -> bool:

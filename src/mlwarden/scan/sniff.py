@@ -50,11 +50,15 @@ def _is_lzma_alone(head: bytes) -> bool:
     return len(head) >= 13 and head[0] == 0x5D and head[1:5] != b"\x00\x00\x00\x00"
 
 
-def _is_safetensors(head: bytes, size: int | None) -> bool:
+def _is_safetensors(head: bytes, size: int | None, lower: str) -> bool:
     if len(head) < 9:
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return head[8:9] == b"{" and (size is None or 8 + n <= size)
+    if not head[8:].lstrip(b" ").startswith(b"{"):
+        return False
+    # A length past the end is still handed to the scanner when the name says safetensors,
+    # so that it reports the damage instead of the file being ignored.
+    return size is None or 8 + n <= size or lower.endswith(".safetensors")
 
 
 def _is_tar(head: bytes) -> bool:
@@ -68,7 +72,7 @@ def _is_onnx(head: bytes, name: str) -> bool:
     return (
         len(head) >= 4
         and head[0] == 0x08
-        and 1 <= head[1] <= 15
+        and 3 <= head[1] <= 15  # ONNX IR versions in use; a SavedModel starts 08 01
         and head[2] in (0x12, 0x1A, 0x22, 0x2A, 0x3A, 0x42)
     )
 
@@ -104,12 +108,14 @@ def _sniff_headerless(head: bytes, lower: str, size: int | None) -> list[str]:
         return ["bz2"]
     if _is_tar(head):
         return ["tar"]
-    if _is_safetensors(head, size):
+    if _is_safetensors(head, size, lower):
         return ["safetensors"]
-    if lower.endswith("saved_model.pb") or (lower.endswith(".pb") and _looks_protobuf(head)):
+    if lower.endswith("saved_model.pb"):
         return ["tf-savedmodel"]
     if _is_onnx(head, lower):
         return ["onnx"]
+    if lower.endswith(".pb") and _looks_tf_protobuf(head):
+        return ["tf-savedmodel"]
     if _is_pickle(head):
         return ["pickle"]
     if _is_zlib(head):
@@ -123,8 +129,17 @@ def _sniff_headerless(head: bytes, lower: str, size: int | None) -> list[str]:
     return []
 
 
-def _looks_protobuf(head: bytes) -> bool:
-    return bool(head) and head[0] in (0x08, 0x12)
+def _looks_tf_protobuf(head: bytes) -> bool:
+    """A SavedModel (schema version varint, or meta graphs) or a frozen GraphDef."""
+    if head[:1] in (b"\x08", b"\x12"):
+        return True
+    if head[:1] != b"\x0a":
+        return False
+    # GraphDef: node (field 1) whose first field is its name (field 1 again).
+    i = 1
+    while i < min(len(head), 11) and head[i] & 0x80:
+        i += 1
+    return head[i + 1 : i + 2] == b"\x0a"
 
 
 def read_head_tail(stream: BinaryIO, size: int | None) -> tuple[bytes, bytes]:
