@@ -50,6 +50,7 @@ from scan_bench_tools import (
 
 import mlwarden
 from mlwarden import ScanOptions, Severity
+from mlwarden.scan.registry import all_scanners
 
 RSS_TARGET_MB = 200.0
 FAST_TARGET_S = 1.0
@@ -422,6 +423,22 @@ def _t(name: str, ok: bool, measured: str) -> dict[str, str]:
     return {"target": name, "status": "PASS" if ok else "FAIL", "measured": measured}
 
 
+def scanner_ids() -> list[str]:
+    """The scanners mlwarden has registered now (others are being written in parallel)."""
+    try:
+        return [s.id for s in all_scanners()]
+    except Exception as exc:  # a half-written scanner must not hide the rest of the run
+        return [f"registry failed: {exc!r}"]
+
+
+def git_state() -> str:
+    """HEAD's short hash, with "+dirty" when the working tree has changes."""
+    repo = Path(__file__).resolve().parent.parent
+    head = run_cmd(["git", "rev-parse", "--short", "HEAD"], repo, 30).out.strip()
+    dirty = run_cmd(["git", "status", "--porcelain", "-uno"], repo, 30).out.strip()
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -459,6 +476,8 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
         "tools": {"mlwarden": mlwarden.__version__},
+        "mlwarden_scanners": scanner_ids(),
+        "git": git_state(),
     }
     result["calibration"] = calibrate(tools, args.corpus_timeout)
     for t in tools:
@@ -468,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scan benchmark {result['date']}  cpus={os.cpu_count()}")
     for name, version in result["tools"].items():
         print(f"  {name}: {version}")
+    print(f"  mlwarden scanners: {', '.join(result['mlwarden_scanners'])}")
+    print(f"  git: {result['git']}")
     if not args.skip_corpus:
         result["corpus"] = corpus_part(args, tools)
         print_corpus(result["corpus"])

@@ -38,7 +38,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     root = tmp_path_factory.mktemp("corpus").resolve()
     done = subprocess.run(
         [sys.executable, "-c", _BUILD, str(root)],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if done.returncode != 0:
         pytest.fail(f"building the corpus failed:\n{done.stderr[-4000:]}")

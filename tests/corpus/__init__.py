@@ -48,9 +48,7 @@ def all_specs(*, quick: bool = False) -> list[Spec]:
         if spec.sample.relpath in seen:
             raise ValueError(f"duplicate corpus path {spec.sample.relpath}")
         seen.add(spec.sample.relpath)
-    return [
-        s for s in every if (s.quick or not quick) and all(_available(n) for n in s.needs)
-    ]
+    return [s for s in every if (s.quick or not quick) and all(_available(n) for n in s.needs)]
 
 
 def corpus_table(*, quick: bool = False) -> list[Sample]:

@@ -18,14 +18,23 @@ import io
 import pathlib
 import pickle
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.corpus._spec import Marker, Spec, ben
 
 JOBLIB_COMPRESSIONS = ("none", "zlib", "gzip", "bz2", "lzma", "xz")
-SKLEARN_MODELS = ("scaler_logreg", "coltrans_onehot_rf", "gradient_boosting", "svc", "knn",
-                  "log1p_logreg", "imputer_logreg", "string_labels_logreg")
+SKLEARN_MODELS = (
+    "scaler_logreg",
+    "coltrans_onehot_rf",
+    "gradient_boosting",
+    "svc",
+    "knn",
+    "log1p_logreg",
+    "imputer_logreg",
+    "string_labels_logreg",
+)
 
 
 def tiny_xy(n: int = 40) -> tuple[Any, Any]:
@@ -39,7 +48,7 @@ def tiny_xy(n: int = 40) -> tuple[Any, Any]:
     return x, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sklearn_model(name: str) -> Any:
     """Fit and cache one of :data:`SKLEARN_MODELS`."""
     import numpy as np
@@ -68,9 +77,7 @@ def sklearn_model(name: str) -> Any:
         "log1p_logreg": lambda: Pipeline(
             [("log", FunctionTransformer(np.log1p)), ("m", LogisticRegression())]
         ),
-        "imputer_logreg": lambda: Pipeline(
-            [("imp", SimpleImputer()), ("m", LogisticRegression())]
-        ),
+        "imputer_logreg": lambda: Pipeline([("imp", SimpleImputer()), ("m", LogisticRegression())]),
     }
     if name == "string_labels_logreg":  # classes_ becomes an object array of str
         y = np.array(["cat", "dog"], dtype=object)[y]
@@ -97,39 +104,69 @@ def _joblib(name: str, compression: str) -> Any:
     return write
 
 
+def _sklearn_model_specs(name: str) -> list[Spec]:
+    quick_model = name in ("scaler_logreg", "log1p_logreg")
+    pickled = [
+        ben(
+            f"sklearn/{name}_p{proto}.pkl",
+            "sklearn-pickle",
+            f"fitted scikit-learn {name} via pickle protocol {proto}",
+            _pickled(name, proto),
+            loader="pickle",
+            needs=("sklearn",),
+            quick=quick_model and proto in (0, 2, 5),
+        )
+        for proto in range(6)
+    ]
+    dumped = [
+        ben(
+            f"sklearn/{name}.{'joblib' if comp == 'none' else 'joblib.' + comp}",
+            f"sklearn-joblib-{comp}",
+            f"fitted scikit-learn {name} via joblib.dump compress={comp}",
+            write=_joblib(name, comp),
+            loader="joblib",
+            needs=("sklearn", "joblib"),
+            quick=quick_model and comp in ("none", "zlib", "xz"),
+        )
+        for comp in JOBLIB_COMPRESSIONS
+    ]
+    return pickled + dumped
+
+
 def _sklearn() -> list[Spec]:
-    specs = []
-    for name in SKLEARN_MODELS:
-        quick_model = name in ("scaler_logreg", "log1p_logreg")
-        for proto in range(6):
-            specs.append(
-                ben(f"sklearn/{name}_p{proto}.pkl", "sklearn-pickle",
-                    f"fitted scikit-learn {name} via pickle protocol {proto}",
-                    _pickled(name, proto), loader="pickle", needs=("sklearn",),
-                    quick=quick_model and proto in (0, 2, 5))
-            )
-        for comp in JOBLIB_COMPRESSIONS:
-            ext = "joblib" if comp == "none" else f"joblib.{comp}"
-            specs.append(
-                ben(f"sklearn/{name}.{ext}", f"sklearn-joblib-{comp}",
-                    f"fitted scikit-learn {name} via joblib.dump compress={comp}",
-                    write=_joblib(name, comp), loader="joblib", needs=("sklearn", "joblib"),
-                    quick=quick_model and comp in ("none", "zlib", "xz"))
-            )
-    return specs
+    return [spec for name in SKLEARN_MODELS for spec in _sklearn_model_specs(name)]
 
 
 def stdlib_values() -> dict[str, Any]:
     """Every stdlib value type users commonly pickle (no user-defined classes)."""
     return {
         "containers": [{"a": 1}, [1, 2], (3, 4), {5, 6}, frozenset({7})],
-        "scalars": [None, True, 1.5, 2**70, -3, complex(1, 2), "text", b"\x00\xff", bytearray(b"ab")],
-        "datetime": [dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone.utc), dt.date(2024, 1, 2),
-                     dt.time(3, 4, 5), dt.timedelta(days=2), dt.timezone(dt.timedelta(hours=2))],
+        "scalars": [
+            None,
+            True,
+            1.5,
+            2**70,
+            -3,
+            complex(1, 2),
+            "text",
+            b"\x00\xff",
+            bytearray(b"ab"),
+        ],
+        "datetime": [
+            dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.timezone.utc),
+            dt.date(2024, 1, 2),
+            dt.time(3, 4, 5),
+            dt.timedelta(days=2),
+            dt.timezone(dt.timedelta(hours=2)),
+        ],
         "numbers": [decimal.Decimal("3.14"), fractions.Fraction(1, 3)],
         "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-        "collections": [collections.OrderedDict(a=1), collections.defaultdict(list, {"k": [1]}),
-                        collections.Counter("hello"), collections.deque([1, 2], maxlen=5)],
+        "collections": [
+            collections.OrderedDict(a=1),
+            collections.defaultdict(list, {"k": [1]}),
+            collections.Counter("hello"),
+            collections.deque([1, 2], maxlen=5),
+        ],
         "misc": [range(0, 10, 2), slice(1, 5), pathlib.PurePosixPath("/data/model.pt")],
     }
 
@@ -152,32 +189,52 @@ def numpy_values() -> dict[str, Any]:
     }
 
 
+def _pickled_values(values: Callable[[], Any], m: Marker, *, proto: int) -> bytes:
+    return pickle.dumps(values(), protocol=proto)
+
+
 def _gzipped_pickle(m: Marker) -> bytes:
     return gzip.compress(pickle.dumps({"vocab": ["a", "b"], "ids": [1, 2]}, protocol=4), mtime=0)
 
 
 def _values() -> list[Spec]:
     specs = [
-        ben(f"stdlib/values_p{p}.pkl", "stdlib-values", f"stdlib value types, protocol {p}",
-            lambda m, p=p: pickle.dumps(stdlib_values(), protocol=p), loader="pickle",
-            quick=p in (0, 4))
+        ben(
+            f"stdlib/values_p{p}.pkl",
+            "stdlib-values",
+            f"stdlib value types, protocol {p}",
+            functools.partial(_pickled_values, stdlib_values, proto=p),
+            loader="pickle",
+            quick=p in (0, 4),
+        )
         for p in range(6)
     ]
     specs += [
-        ben(f"numpy/values_p{p}.pkl", "numpy-pickle",
+        ben(
+            f"numpy/values_p{p}.pkl",
+            "numpy-pickle",
             f"numpy arrays, scalars, dtype, Generator and RandomState, protocol {p}",
-            lambda m, p=p: pickle.dumps(numpy_values(), protocol=p), loader="pickle",
-            needs=("numpy",), quick=p == 5)
+            functools.partial(_pickled_values, numpy_values, proto=p),
+            loader="pickle",
+            needs=("numpy",),
+            quick=p == 5,
+        )
         for p in range(2, 6)
     ]
     specs.append(
-        ben("stdlib/vocab.pkl.gz", "gzip-pickle", "gzip-compressed pickle of a dict",
-            _gzipped_pickle, loader="decompress-pickle", quick=True)
+        ben(
+            "stdlib/vocab.pkl.gz",
+            "gzip-pickle",
+            "gzip-compressed pickle of a dict",
+            _gzipped_pickle,
+            loader="decompress-pickle",
+            quick=True,
+        )
     )
     return specs
 
 
-def _torch_net() -> Any:
+def torch_net() -> Any:
     import torch
 
     torch.manual_seed(0)
@@ -196,7 +253,7 @@ def torch_checkpoint() -> dict[str, Any]:
     """A full training checkpoint the way training scripts write them."""
     import torch
 
-    net = _torch_net()
+    net = torch_net()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net(torch.ones(2, 4)).sum().backward()
     opt.step()
@@ -216,35 +273,78 @@ def torch_checkpoint() -> dict[str, Any]:
 def _torchscript(path: Path, marker: Marker) -> None:
     import torch
 
-    torch.jit.save(torch.jit.script(_torch_net()), str(path))
+    torch.jit.save(torch.jit.script(torch_net()), str(path))
 
 
 def _torch() -> list[Spec]:
     def state_dict() -> Any:
-        return _torch_net().state_dict()
+        return torch_net().state_dict()
 
     def module() -> Any:
-        return _torch_net()
+        return torch_net()
 
     t = ("torch",)
     return [
-        ben("torch/state_dict.pt", "torch-zip", "torch.save(state_dict) (zip format)",
-            lambda m: _torch_save(state_dict), loader="torch-weights-only", needs=t, quick=True),
-        ben("torch/pytorch_model.bin", "torch-zip", "state dict saved under the HF .bin name",
-            lambda m: _torch_save(state_dict), loader="torch-weights-only", needs=t),
-        ben("torch/state_dict_legacy.pt", "torch-legacy", "legacy (non-zip) torch.save",
-            lambda m: _torch_save(state_dict, legacy=True), loader="torch-weights-only",
-            needs=t, quick=True),
-        ben("torch/checkpoint.pt", "torch-checkpoint",
+        ben(
+            "torch/state_dict.pt",
+            "torch-zip",
+            "torch.save(state_dict) (zip format)",
+            lambda m: _torch_save(state_dict),
+            loader="torch-weights-only",
+            needs=t,
+            quick=True,
+        ),
+        ben(
+            "torch/pytorch_model.bin",
+            "torch-zip",
+            "state dict saved under the HF .bin name",
+            lambda m: _torch_save(state_dict),
+            loader="torch-weights-only",
+            needs=t,
+        ),
+        ben(
+            "torch/state_dict_legacy.pt",
+            "torch-legacy",
+            "legacy (non-zip) torch.save",
+            lambda m: _torch_save(state_dict, legacy=True),
+            loader="torch-weights-only",
+            needs=t,
+            quick=True,
+        ),
+        ben(
+            "torch/checkpoint.pt",
+            "torch-checkpoint",
             "model + Adam state + StepLR + epoch + argparse.Namespace + RNG/Generator state",
-            lambda m: _torch_save(torch_checkpoint), loader="torch", needs=t, quick=True),
-        ben("torch/checkpoint_legacy.pt", "torch-checkpoint", "the same checkpoint, legacy format",
-            lambda m: _torch_save(torch_checkpoint, legacy=True), loader="torch", needs=t),
-        ben("torch/full_module.pt", "torch-full-module",
+            lambda m: _torch_save(torch_checkpoint),
+            loader="torch",
+            needs=t,
+            quick=True,
+        ),
+        ben(
+            "torch/checkpoint_legacy.pt",
+            "torch-checkpoint",
+            "the same checkpoint, legacy format",
+            lambda m: _torch_save(torch_checkpoint, legacy=True),
+            loader="torch",
+            needs=t,
+        ),
+        ben(
+            "torch/full_module.pt",
+            "torch-full-module",
             "torch.save of a whole nn.Sequential (Linear/ReLU classes pickled)",
-            lambda m: _torch_save(module), loader="torch", needs=t),
-        ben("torch/scripted.pt", "torchscript", "torch.jit.save of a scripted nn.Sequential",
-            write=_torchscript, loader="torchscript", needs=t, quick=True),
+            lambda m: _torch_save(module),
+            loader="torch",
+            needs=t,
+        ),
+        ben(
+            "torch/scripted.pt",
+            "torchscript",
+            "torch.jit.save of a scripted nn.Sequential",
+            write=_torchscript,
+            loader="torchscript",
+            needs=t,
+            quick=True,
+        ),
     ]
 
 

@@ -10,6 +10,7 @@ torch legacy format's stacked pickles.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import io
 import lzma
@@ -20,6 +21,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,55 +67,64 @@ def torch_benign() -> bytes:
 
 
 # -- zip header surgery ---------------------------------------------------------------------
-def _entries(data: bytes) -> list[dict[str, int | bytes]]:
-    """Central-directory entries: offset of the record, name, local header offset, sizes."""
+@dataclass(frozen=True)
+class _Entry:
+    """A central-directory record: where it is, the member name, its local header, size."""
+
+    cen: int
+    name: bytes
+    lho: int
+    csize: int
+
+
+def _entries(data: bytes) -> list[_Entry]:
     eocd = data.rfind(b"PK\x05\x06")
     count, _size, offset = struct.unpack_from("<HII", data, eocd + 10)
-    out: list[dict[str, int | bytes]] = []
+    out: list[_Entry] = []
     pos = offset
     for _ in range(count):
+        (csize,) = struct.unpack_from("<I", data, pos + 20)
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, pos + 28)
-        out.append({
-            "cen": pos,
-            "name": data[pos + 46 : pos + 46 + name_len],
-            "lho": struct.unpack_from("<I", data, pos + 42)[0],
-            "csize": struct.unpack_from("<I", data, pos + 20)[0],
-        })
+        (lho,) = struct.unpack_from("<I", data, pos + 42)
+        out.append(_Entry(pos, data[pos + 46 : pos + 46 + name_len], lho, csize))
         pos += 46 + name_len + extra_len + comment_len
     return out
 
 
-def _patch_member(data: bytes, suffix: bytes, edit: Callable[[bytearray, dict[str, Any]], None]) -> bytes:
+Edit = Callable[[bytearray, _Entry], None]
+
+
+def _patch_member(data: bytes, suffix: bytes, edit: Edit) -> bytes:
     buf = bytearray(data)
-    entry = next(e for e in _entries(data) if bytes(e["name"]).endswith(suffix))  # type: ignore[arg-type]
-    edit(buf, entry)
+    edit(buf, next(e for e in _entries(data) if e.name.endswith(suffix)))
     return bytes(buf)
 
 
-def _bad_crc(buf: bytearray, e: dict[str, Any]) -> None:
-    struct.pack_into("<I", buf, e["cen"] + 16, 0x12345678)
-    struct.pack_into("<I", buf, e["lho"] + 14, 0x12345678)
-    name_len, extra_len = struct.unpack_from("<HH", buf, e["lho"] + 26)
-    desc = e["lho"] + 30 + name_len + extra_len + e["csize"]
+def _bad_crc(buf: bytearray, e: _Entry) -> None:
+    struct.pack_into("<I", buf, e.cen + 16, 0x12345678)
+    struct.pack_into("<I", buf, e.lho + 14, 0x12345678)
+    name_len, extra_len = struct.unpack_from("<HH", buf, e.lho + 26)
+    desc = e.lho + 30 + name_len + extra_len + e.csize
     if buf[desc : desc + 4] == b"PK\x07\x08":  # torch writes data descriptors
         struct.pack_into("<I", buf, desc + 4, 0x12345678)
 
 
-def _local_name_mismatch(buf: bytearray, e: dict[str, Any]) -> None:
-    name_len = struct.unpack_from("<H", buf, e["lho"] + 26)[0]
-    buf[e["lho"] + 30 + name_len - 1] = ord("x")  # local header says data.pkx
+def _local_name_mismatch(buf: bytearray, e: _Entry) -> None:
+    (name_len,) = struct.unpack_from("<H", buf, e.lho + 26)
+    buf[e.lho + 30 + name_len - 1] = ord("x")  # local header says data.pkx
 
 
-def _flag(bit: int, *, central: bool) -> Callable[[bytearray, dict[str, Any]], None]:
-    def edit(buf: bytearray, e: dict[str, Any]) -> None:
-        places = [e["lho"] + 6] + ([e["cen"] + 8] if central else [])
-        for at in places:
+def _flag(bit: int, *, central: bool) -> Edit:
+    def edit(buf: bytearray, e: _Entry) -> None:
+        for at in [e.lho + 6] + ([e.cen + 8] if central else []):
             struct.pack_into("<H", buf, at, struct.unpack_from("<H", buf, at)[0] | 1 << bit)
 
     return edit
 
 
-def _rezip(data: bytes, rename: Callable[[str], str], replace: dict[str, bytes] | None = None) -> bytes:
+def _rezip(
+    data: bytes, rename: Callable[[str], str], replace: dict[str, bytes] | None = None
+) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
@@ -123,7 +134,7 @@ def _rezip(data: bytes, rename: Callable[[str], str], replace: dict[str, bytes] 
 
 
 def _torch_rows() -> list[Spec]:
-    def tampered(edit: Callable[[bytearray, dict[str, Any]], None]) -> Callable[[Marker], bytes]:
+    def tampered(edit: Edit) -> Callable[[Marker], bytes]:
         return lambda m: _patch_member(torch_payload(m), b"data.pkl", edit)
 
     def broken_data_pkl(m: Marker) -> bytes:
@@ -138,9 +149,10 @@ def _torch_rows() -> list[Spec]:
 
     def deflated(m: Marker) -> bytes:
         out = io.BytesIO()
-        with zipfile.ZipFile(io.BytesIO(torch_payload(m))) as src, zipfile.ZipFile(
-            out, "w", zipfile.ZIP_DEFLATED
-        ) as dst:
+        with (
+            zipfile.ZipFile(io.BytesIO(torch_payload(m))) as src,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+        ):
             for info in src.infolist():
                 dst.writestr(info.filename, src.read(info))
         return out.getvalue()
@@ -149,42 +161,116 @@ def _torch_rows() -> list[Spec]:
         return os_system(m, 2) + torch_bytes({"w": 1}, legacy=True)
 
     rows: list[tuple[str, str, frozenset[str], str, Callable[[Marker], bytes], str, bool]] = [
-        ("payload.pt", "torch-zip-payload", PKL_ANY, "torch.save zip whose data.pkl calls os.system",
-         torch_payload, "torch", True),
-        ("bad_crc.pt", "zip-tamper-crc", ZIP_TAMPER,
-         "data.pkl CRC-32 wrong: zipfile refuses, torch loads (CVE-2025-10156)",
-         tampered(_bad_crc), "torch", True),
-        ("local_name_mismatch.pt", "zip-tamper-name", ZIP_TAMPER,
-         "local header name differs from the central directory (CVE-2025-1944)",
-         tampered(_local_name_mismatch), "torch", False),
-        ("encrypted_flag.pt", "zip-tamper-flags", ZIP_TAMPER,
-         "encryption flag bit set on data.pkl (CVE-2025-1945; refused by this torch)",
-         tampered(_flag(0, central=True)), "", False),
-        ("encrypted_flag_local_only.pt", "zip-tamper-flags", ZIP_TAMPER,
-         "encryption flag only in the local header: torch and zipfile both ignore it",
-         tampered(_flag(0, central=False)), "torch", False),
-        ("duplicate_data_pkl.pt", "zip-tamper-duplicate", ZIP_TAMPER,
-         "a second archive/data.pkl appended after the benign one: torch loads the last",
-         duplicate, "torch", False),
-        ("deflated_members.pt", "torch-zip-payload", PKL_ANY,
-         "torch zip rewritten with deflate-compressed members (torch still loads it)",
-         deflated, "torch", False),
-        ("renamed_top_folder.pt", "torch-zip-payload", PKL_ANY,
-         "members under 'my_innocent_model/' instead of 'archive/': torch loads any prefix",
-         lambda m: _rezip(torch_payload(m), lambda n: n.replace("archive/", "my_innocent_model/")),
-         "torch", False),
-        ("extra_pickle_member.pt", "torch-zip-payload", PKL_ANY,
-         "benign torch zip plus an extra .pkl member the loader never reads", extra_member,
-         "archive-pickles", False),
-        ("broken_data_pkl.pt", "broken-after-payload", MALFORMED_PAYLOAD,
-         "nullifAI: data.pkl runs its payload, then breaks (no STOP)", broken_data_pkl, "torch",
-         True),
-        ("legacy_payload.pt", "torch-legacy-payload", PKL_ANY,
-         "legacy (non-zip) torch.save: payload in the 4th of the stacked pickles",
-         lambda m: torch_payload(m, legacy=True), "torch", True),
-        ("legacy_payload_first.pt", "torch-legacy-payload", PKL_ANY,
-         "legacy torch file whose first (magic number) pickle is replaced by a payload",
-         legacy_first, "torch", False),
+        (
+            "payload.pt",
+            "torch-zip-payload",
+            PKL_ANY,
+            "torch.save zip whose data.pkl calls os.system",
+            torch_payload,
+            "torch",
+            True,
+        ),
+        (
+            "bad_crc.pt",
+            "zip-tamper-crc",
+            ZIP_TAMPER,
+            "data.pkl CRC-32 wrong: zipfile refuses, torch loads (CVE-2025-10156)",
+            tampered(_bad_crc),
+            "torch",
+            True,
+        ),
+        (
+            "local_name_mismatch.pt",
+            "zip-tamper-name",
+            ZIP_TAMPER,
+            "local header name differs from the central directory (CVE-2025-1944)",
+            tampered(_local_name_mismatch),
+            "torch",
+            False,
+        ),
+        (
+            "encrypted_flag.pt",
+            "zip-tamper-flags",
+            ZIP_TAMPER,
+            "encryption flag bit set on data.pkl (CVE-2025-1945; refused by this torch)",
+            tampered(_flag(0, central=True)),
+            "",
+            False,
+        ),
+        (
+            "encrypted_flag_local_only.pt",
+            "zip-tamper-flags",
+            ZIP_TAMPER,
+            "encryption flag only in the local header: torch and zipfile both ignore it",
+            tampered(_flag(0, central=False)),
+            "torch",
+            False,
+        ),
+        (
+            "duplicate_data_pkl.pt",
+            "zip-tamper-duplicate",
+            ZIP_TAMPER,
+            "a second archive/data.pkl appended after the benign one: torch loads the last",
+            duplicate,
+            "torch",
+            False,
+        ),
+        (
+            "deflated_members.pt",
+            "torch-zip-payload",
+            PKL_ANY,
+            "torch zip rewritten with deflate-compressed members (torch still loads it)",
+            deflated,
+            "torch",
+            False,
+        ),
+        (
+            "renamed_top_folder.pt",
+            "torch-zip-payload",
+            PKL_ANY,
+            "members under 'my_innocent_model/' instead of 'archive/': torch loads any prefix",
+            lambda m: _rezip(
+                torch_payload(m), lambda n: n.replace("archive/", "my_innocent_model/")
+            ),
+            "torch",
+            False,
+        ),
+        (
+            "extra_pickle_member.pt",
+            "torch-zip-payload",
+            PKL_ANY,
+            "benign torch zip plus an extra .pkl member the loader never reads",
+            extra_member,
+            "archive-pickles",
+            False,
+        ),
+        (
+            "broken_data_pkl.pt",
+            "broken-after-payload",
+            MALFORMED_PAYLOAD,
+            "nullifAI: data.pkl runs its payload, then breaks (no STOP)",
+            broken_data_pkl,
+            "torch",
+            True,
+        ),
+        (
+            "legacy_payload.pt",
+            "torch-legacy-payload",
+            PKL_ANY,
+            "legacy (non-zip) torch.save: payload in the 4th of the stacked pickles",
+            lambda m: torch_payload(m, legacy=True),
+            "torch",
+            True,
+        ),
+        (
+            "legacy_payload_first.pt",
+            "torch-legacy-payload",
+            PKL_ANY,
+            "legacy torch file whose first (magic number) pickle is replaced by a payload",
+            legacy_first,
+            "torch",
+            False,
+        ),
     ]
     return [
         mal(f"torch/{rel}", fam, rules, note, make, loader=loader, needs=_T, quick=quick)
@@ -211,20 +297,44 @@ def _7z(member: str, make: Callable[[Marker], bytes]) -> Callable[[Path, Marker]
 
 def _polyglot_rows() -> list[Spec]:
     return [
-        mal("polyglot/pickle_then_torch_zip.pt", "pickle-zip-polyglot", POLYGLOT,
+        mal(
+            "polyglot/pickle_then_torch_zip.pt",
+            "pickle-zip-polyglot",
+            POLYGLOT,
             "malicious pickle + benign torch zip: torch.load sees no PK magic and unpickles",
-            lambda m: os_system(m, 2) + torch_benign(), loader="torch", needs=_T, quick=True),
-        mal("polyglot/benign_pickle_then_malicious_zip.pt", "pickle-zip-polyglot", POLYGLOT,
+            lambda m: os_system(m, 2) + torch_benign(),
+            loader="torch",
+            needs=_T,
+            quick=True,
+        ),
+        mal(
+            "polyglot/benign_pickle_then_malicious_zip.pt",
+            "pickle-zip-polyglot",
+            POLYGLOT,
             "benign pickle + malicious torch zip: zip readers (offset-tolerant) see the payload",
             lambda m: pickle.dumps({"ok": 1}, protocol=2) + torch_payload(m),
-            loader="archive-pickles", needs=_T),
-        mal("sevenzip/model_pt.7z", "7z-wrapper", PKL_ANY,
+            loader="archive-pickles",
+            needs=_T,
+        ),
+        mal(
+            "sevenzip/model_pt.7z",
+            "7z-wrapper",
+            PKL_ANY,
             "nullifAI: torch checkpoint with a payload, wrapped in 7z",
-            write=_7z("model.pt", torch_payload), loader="archive-pickles",
-            needs=("py7zr", "torch")),
-        mal("sevenzip/data_pkl.7z", "7z-wrapper", PKL_ANY, "raw malicious pickle inside 7z",
-            write=_7z("data.pkl", os_system), loader="archive-pickles", needs=("py7zr",),
-            quick=True),
+            write=_7z("model.pt", torch_payload),
+            loader="archive-pickles",
+            needs=("py7zr", "torch"),
+        ),
+        mal(
+            "sevenzip/data_pkl.7z",
+            "7z-wrapper",
+            PKL_ANY,
+            "raw malicious pickle inside 7z",
+            write=_7z("data.pkl", os_system),
+            loader="archive-pickles",
+            needs=("py7zr",),
+            quick=True,
+        ),
     ]
 
 
@@ -300,51 +410,111 @@ _STREAMS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+def _compressed_payload(compress: Callable[[bytes], bytes], m: Marker) -> bytes:
+    return compress(os_system(m, 2))
+
+
 def _compressed_rows() -> list[Spec]:
     np_jl = ("numpy", "joblib")
     specs = [
-        mal(f"joblib/payload.joblib{'' if c == 'none' else '.' + c}", f"joblib-{c}", PKL_ANY,
+        mal(
+            f"joblib/payload.joblib{'' if c == 'none' else '.' + c}",
+            f"joblib-{c}",
+            PKL_ANY,
             f"joblib.dump(compress={c}) of a dict whose value calls os.system",
-            write=_joblib(c), loader="joblib", needs=np_jl, quick=c in ("none", "zlib"))
+            write=_joblib(c),
+            loader="joblib",
+            needs=np_jl,
+            quick=c in ("none", "zlib"),
+        )
         for c in ("none", "zlib", "gzip", "bz2", "lzma", "xz")
     ]
     specs += [
-        mal(f"compressed/payload.pkl.{ext}", "compressed-pickle", PKL_ANY,
+        mal(
+            f"compressed/payload.pkl.{ext}",
+            "compressed-pickle",
+            PKL_ANY,
             f"raw malicious pickle compressed as a {ext} stream",
-            lambda m, f=fn: f(os_system(m, 2)), loader="decompress-pickle", quick=ext == "gz")
+            functools.partial(_compressed_payload, fn),
+            loader="decompress-pickle",
+            quick=ext == "gz",
+        )
         for ext, fn in _STREAMS.items()
     ]
     return [
         *specs,
-        mal("numpy/object_array.npy", "numpy-object-array", PKL_ANY,
-            "np.save of an object array: the element's pickle calls os.system", _npy,
-            loader="numpy", needs=("numpy",), quick=True),
-        mal("numpy/object_array_odd_header.npy", "numpy-object-array", PKL_ANY,
+        mal(
+            "numpy/object_array.npy",
+            "numpy-object-array",
+            PKL_ANY,
+            "np.save of an object array: the element's pickle calls os.system",
+            _npy,
+            loader="numpy",
+            needs=("numpy",),
+            quick=True,
+        ),
+        mal(
+            "numpy/object_array_odd_header.npy",
+            "numpy-object-array",
+            PKL_ANY,
             "hand-written .npy header (double quotes, reordered keys) declaring '|O'",
-            _npy_odd_header, loader="numpy"),
-        mal("numpy/structured_object_field.npy", "numpy-object-array", PKL_ANY,
+            _npy_odd_header,
+            loader="numpy",
+        ),
+        mal(
+            "numpy/structured_object_field.npy",
+            "numpy-object-array",
+            PKL_ANY,
             "structured dtype with an 'O' field: descr is a list, not '|O'",
-            _structured_object, loader="numpy", needs=("numpy",)),
-        mal("numpy/object_array_v2_header.npy", "numpy-object-array", PKL_ANY,
-            "format version 2.0 header (4-byte length) declaring '|O'", _npy_v2,
-            loader="numpy"),
-        mal("joblib/object_array.joblib", "joblib-none", PKL_ANY,
+            _structured_object,
+            loader="numpy",
+            needs=("numpy",),
+        ),
+        mal(
+            "numpy/object_array_v2_header.npy",
+            "numpy-object-array",
+            PKL_ANY,
+            "format version 2.0 header (4-byte length) declaring '|O'",
+            _npy_v2,
+            loader="numpy",
+        ),
+        mal(
+            "joblib/object_array.joblib",
+            "joblib-none",
+            PKL_ANY,
             "joblib.dump of an object ndarray whose element calls os.system",
-            write=_joblib_object_array, loader="joblib", needs=np_jl),
-        mal("numpy/object_array.npz", "numpy-object-array", PKL_ANY,
-            "np.savez with a float array and a malicious object array", write=_npz(False),
-            loader="numpy", needs=("numpy",)),
-        mal("numpy/object_array_compressed.npz", "numpy-object-array", PKL_ANY,
+            write=_joblib_object_array,
+            loader="joblib",
+            needs=np_jl,
+        ),
+        mal(
+            "numpy/object_array.npz",
+            "numpy-object-array",
+            PKL_ANY,
+            "np.savez with a float array and a malicious object array",
+            write=_npz(False),
+            loader="numpy",
+            needs=("numpy",),
+        ),
+        mal(
+            "numpy/object_array_compressed.npz",
+            "numpy-object-array",
+            PKL_ANY,
             "np.savez_compressed (deflated members) with a malicious object array",
-            write=_npz(True), loader="numpy", needs=("numpy",)),
+            write=_npz(True),
+            loader="numpy",
+            needs=("numpy",),
+        ),
     ]
 
 
-def _tar(members: list[tuple[str, bytes | None, str]], mode: str = "w") -> Callable[[Path, Marker], None]:
+def _tar(
+    members: list[tuple[str, bytes | None, str]], *, gz: bool = False
+) -> Callable[[Path, Marker], None]:
     """Members as (name, data, symlink target); ``data`` may be ``b"PAYLOAD"``."""
 
     def write(path: Path, m: Marker) -> None:
-        with tarfile.open(path, mode) as tar:
+        with tarfile.open(path, "w:gz") if gz else tarfile.open(path, "w") as tar:
             for name, data, target in members:
                 info = tarfile.TarInfo(name)
                 info.mtime = 0
@@ -415,32 +585,85 @@ def _mixed_nesting(m: Marker) -> bytes:
 
 def _archive_rows() -> list[Spec]:
     return [
-        mal("archives/model.tar", "tar-wrapper", PKL_ANY, "tar with a malicious data.pkl",
+        mal(
+            "archives/model.tar",
+            "tar-wrapper",
+            PKL_ANY,
+            "tar with a malicious data.pkl",
             write=_tar([("model/config.json", b"{}", ""), ("model/data.pkl", b"PAYLOAD", "")]),
-            quick=True, loader="archive-pickles"),
-        mal("archives/model.tar.gz", "tar-wrapper", PKL_ANY,
+            quick=True,
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/model.tar.gz",
+            "tar-wrapper",
+            PKL_ANY,
             "SageMaker-style model.tar.gz with a malicious model.pkl",
-            write=_tar([("model.pkl", b"PAYLOAD", "")], "w:gz"), loader="archive-pickles"),
-        mal("archives/traversal.tar", "unsafe-member", UNSAFE_MEMBER,
+            write=_tar([("model.pkl", b"PAYLOAD", "")], gz=True),
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/traversal.tar",
+            "unsafe-member",
+            UNSAFE_MEMBER,
             "tar member '../../evil.pkl' (path traversal) holding a payload",
-            write=_tar([("../../evil.pkl", b"PAYLOAD", "")]), loader="archive-pickles"),
-        mal("archives/symlink.tar", "unsafe-member", frozenset({"SCAN-ARC-005"}),
+            write=_tar([("../../evil.pkl", b"PAYLOAD", "")]),
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/symlink.tar",
+            "unsafe-member",
+            frozenset({"SCAN-ARC-005"}),
             "tar member that is a symlink to /etc/passwd",
-            write=_tar([("model/weights.bin", None, "/etc/passwd")])),
-        mal("archives/traversal.zip", "unsafe-member", UNSAFE_MEMBER,
-            "zip member '../evil.pkl'", _zip_named("../evil.pkl"), loader="archive-pickles"),
-        mal("archives/absolute.zip", "unsafe-member", UNSAFE_MEMBER,
-            "zip member '/tmp/evil.pkl' (absolute path)", _zip_named("/tmp/evil.pkl"), loader="archive-pickles"),
-        mal("archives/nested_10_levels.zip", "deep-nesting", TOO_DEEP,
-            "zip in zip, 10 levels, malicious data.pkl at the bottom", nested_zip, quick=True, loader="archive-pickles"),
-        mal("archives/zip_tar_gz.zip", "mixed-nesting", PKL_ANY,
+            write=_tar([("model/weights.bin", None, "/etc/passwd")]),
+        ),
+        mal(
+            "archives/traversal.zip",
+            "unsafe-member",
+            UNSAFE_MEMBER,
+            "zip member '../evil.pkl'",
+            _zip_named("../evil.pkl"),
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/absolute.zip",
+            "unsafe-member",
+            UNSAFE_MEMBER,
+            "zip member '/tmp/evil.pkl' (absolute path)",
+            _zip_named("/tmp/evil.pkl"),
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/nested_10_levels.zip",
+            "deep-nesting",
+            TOO_DEEP,
+            "zip in zip, 10 levels, malicious data.pkl at the bottom",
+            nested_zip,
+            quick=True,
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/zip_tar_gz.zip",
+            "mixed-nesting",
+            PKL_ANY,
             "zip > tar.gz > data.pkl: three container layers within the depth limit",
-            _mixed_nesting, loader="archive-pickles"),
-        mal("archives/bomb.zip", "decompression-bomb", BOMB,
+            _mixed_nesting,
+            loader="archive-pickles",
+        ),
+        mal(
+            "archives/bomb.zip",
+            "decompression-bomb",
+            BOMB,
             "zip member of 32 MiB zeros in ~100 bytes (bzip2): ratio ~ 10^5",
-            write=_zip_bomb),
-        mal("archives/bomb.pkl.bz2", "decompression-bomb", BOMB,
-            "bzip2 stream of a pickle holding 32 MiB of zeros (ratio ~ 10^5)", _pickle_bomb),
+            write=_zip_bomb,
+        ),
+        mal(
+            "archives/bomb.pkl.bz2",
+            "decompression-bomb",
+            BOMB,
+            "bzip2 stream of a pickle holding 32 MiB of zeros (ratio ~ 10^5)",
+            _pickle_bomb,
+        ),
     ]
 
 

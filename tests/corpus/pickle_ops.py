@@ -12,11 +12,9 @@ assembler is created with ``text=True``; binary opcodes otherwise.
 
 from __future__ import annotations
 
+import builtins
 import pickle
 import struct
-from typing import Union
-
-Value = Union[None, bool, int, float, str, bytes, tuple["Value", ...], list["Value"], dict[str, "Value"]]
 
 
 class Asm:
@@ -26,14 +24,14 @@ class Asm:
         self._out = bytearray()
         self.text = text
 
-    def bytes(self) -> bytes:
+    def bytes(self) -> builtins.bytes:
         return bytes(self._out)
 
-    def raw(self, data: bytes) -> Asm:
+    def raw(self, data: builtins.bytes) -> Asm:
         self._out += data
         return self
 
-    def op(self, code: bytes, arg: bytes = b"") -> Asm:
+    def op(self, code: builtins.bytes, arg: builtins.bytes = b"") -> Asm:
         self._out += code + arg
         return self
 
@@ -106,10 +104,10 @@ class Asm:
         """``S`` opcode: ``quoted`` is a quoted Python-2 string literal, e.g. ``'\\x6fs'``."""
         return self.op(pickle.STRING, quoted.encode("latin-1") + b"\n")
 
-    def short_binstring(self, data: bytes) -> Asm:
+    def short_binstring(self, data: builtins.bytes) -> Asm:
         return self.op(pickle.SHORT_BINSTRING, bytes([len(data)]) + data)
 
-    def binstring(self, data: bytes) -> Asm:
+    def binstring(self, data: builtins.bytes) -> Asm:
         return self.op(pickle.BINSTRING, struct.pack("<i", len(data)) + data)
 
     def str_(self, s: str) -> Asm:
@@ -117,7 +115,7 @@ class Asm:
             return self.unicode_text(s.encode("raw-unicode-escape").decode("latin-1"))
         return self.short_binunicode(s) if len(s.encode()) < 256 else self.binunicode(s)
 
-    def bytes_(self, data: bytes) -> Asm:
+    def bytes_(self, data: builtins.bytes) -> Asm:
         if self.text:  # protocol 0-2 writers spell bytes as _codecs.encode(latin-1 text)
             self.global_("_codecs", "encode")
             return self.mark().str_(data.decode("latin-1")).str_("latin1").op(pickle.TUPLE).reduce()
@@ -125,12 +123,12 @@ class Asm:
             return self.op(pickle.SHORT_BINBYTES, bytes([len(data)]) + data)
         return self.op(pickle.BINBYTES, struct.pack("<I", len(data)) + data)
 
-    def bytearray8(self, data: bytes) -> Asm:
+    def bytearray8(self, data: builtins.bytes) -> Asm:
         return self.op(pickle.BYTEARRAY8, struct.pack("<Q", len(data)) + data)
 
     # -- containers -----------------------------------------------------------------------
     def tuple_(self, n: int | None = None) -> Asm:
-        """Close a tuple: ``TUPLE1..3`` for small ``n`` in binary mode, else ``TUPLE`` (needs MARK)."""
+        """Close a tuple: ``TUPLE1..3`` for small binary ``n``, else ``TUPLE`` (needs MARK)."""
         if n is not None and not self.text and n <= 3:
             return self.op((pickle.EMPTY_TUPLE, pickle.TUPLE1, pickle.TUPLE2, pickle.TUPLE3)[n])
         return self.op(pickle.TUPLE)
@@ -153,7 +151,7 @@ class Asm:
     def setitems(self) -> Asm:
         return self.op(pickle.SETITEMS)
 
-    def push(self, value: Value) -> Asm:
+    def push(self, value: object) -> Asm:
         """Push a plain value with the opcodes of the assembler's mode (text or binary)."""
         if value is None:
             return self.none()
@@ -170,12 +168,20 @@ class Asm:
         if isinstance(value, tuple):
             return self._push_tuple(value)
         if isinstance(value, list):
-            self.op(pickle.MARK if self.text else pickle.EMPTY_LIST)
-            if not self.text:
-                self.mark()
-            for item in value:
-                self.push(item)
-            return self.op(pickle.LIST if self.text else pickle.APPENDS)
+            return self._push_list(value)
+        if isinstance(value, dict):
+            return self._push_dict(value)
+        raise TypeError(f"cannot push {type(value).__name__}")
+
+    def _push_list(self, value: list[object]) -> Asm:
+        self.op(pickle.MARK if self.text else pickle.EMPTY_LIST)
+        if not self.text:
+            self.mark()
+        for item in value:
+            self.push(item)
+        return self.op(pickle.LIST if self.text else pickle.APPENDS)
+
+    def _push_dict(self, value: dict[object, object]) -> Asm:
         self.op(pickle.MARK if self.text else pickle.EMPTY_DICT)
         if not self.text:
             self.mark()
@@ -183,7 +189,7 @@ class Asm:
             self.push(key).push(item)
         return self.op(pickle.DICT if self.text else pickle.SETITEMS)
 
-    def _push_tuple(self, items: tuple[Value, ...]) -> Asm:
+    def _push_tuple(self, items: tuple[object, ...]) -> Asm:
         small = not self.text and len(items) <= 3
         if not small:
             self.mark()
@@ -193,7 +199,7 @@ class Asm:
 
     # -- globals, calls, objects ----------------------------------------------------------
     def global_(self, module: str, name: str) -> Asm:
-        return self.op(pickle.GLOBAL, f"{module}\n{name}\n".encode("utf-8"))
+        return self.op(pickle.GLOBAL, f"{module}\n{name}\n".encode())
 
     def stack_global(self) -> Asm:
         return self.op(pickle.STACK_GLOBAL)
@@ -209,7 +215,7 @@ class Asm:
 
     def inst(self, module: str, name: str) -> Asm:
         """``INST``: pops args up to the last MARK and calls ``module.name(*args)``."""
-        return self.op(pickle.INST, f"{module}\n{name}\n".encode("utf-8"))
+        return self.op(pickle.INST, f"{module}\n{name}\n".encode())
 
     def obj(self) -> Asm:
         return self.op(pickle.OBJ)
@@ -220,7 +226,7 @@ class Asm:
     def newobj_ex(self) -> Asm:
         return self.op(pickle.NEWOBJ_EX)
 
-    def call(self, module: str, name: str, *args: Value, stack: bool = False) -> Asm:
+    def call(self, module: str, name: str, *args: object, stack: bool = False) -> Asm:
         """Push ``module.name(*args)``: the global, the argument tuple and ``REDUCE``."""
         if stack:
             self.stack_global_of(module, name)

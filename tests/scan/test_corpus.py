@@ -40,6 +40,7 @@ class Outcome:
     report: Report
     findings: dict[str, list[Finding]]
     errors: dict[str, list[str]]
+    scanned: frozenset[str]
     markers_after_scan: list[Path]
 
 
@@ -60,7 +61,8 @@ def outcome(corpus: Corpus) -> Outcome:
     errors: dict[str, list[str]] = defaultdict(list)
     for e in report.errors:
         errors[_relpath(e.path, corpus.root)].append(e.error)
-    return Outcome(report, dict(findings), dict(errors), markers)
+    scanned = frozenset(_relpath(p, corpus.root) for p in report.scanned)
+    return Outcome(report, dict(findings), dict(errors), scanned, markers)
 
 
 def _show(findings: list[Finding]) -> str:
@@ -97,12 +99,16 @@ def test_detection_summary(outcome: Outcome) -> None:
         for s in MALICIOUS
         if not _caught(s, outcome)
     ]
-    false_pos = [f"{s.relpath}: {_show(_flagged(s, outcome))}" for s in BENIGN if _flagged(s, outcome)]
-    benign_errors = [f"{s.relpath}: {outcome.errors[s.relpath]}" for s in BENIGN if s.relpath in outcome.errors]
+    false_pos = [
+        f"{s.relpath}: {_show(_flagged(s, outcome))}" for s in BENIGN if _flagged(s, outcome)
+    ]
+    benign_errors = [
+        f"{s.relpath}: {outcome.errors[s.relpath]}" for s in BENIGN if s.relpath in outcome.errors
+    ]
     problems = (
-        [f"MISSED {len(missed)}/{len(MALICIOUS)} malicious:", *missed] if missed else []
-    ) + ([f"FALSE POSITIVES {len(false_pos)}/{len(BENIGN)}:", *false_pos] if false_pos else []) + (
-        [f"ERRORS on {len(benign_errors)} benign:", *benign_errors] if benign_errors else []
+        ([f"MISSED {len(missed)}/{len(MALICIOUS)} malicious:", *missed] if missed else [])
+        + ([f"FALSE POSITIVES {len(false_pos)}/{len(BENIGN)}:", *false_pos] if false_pos else [])
+        + ([f"ERRORS on {len(benign_errors)} benign:", *benign_errors] if benign_errors else [])
     )
     assert not problems, "\n".join(problems)
 
@@ -120,6 +126,8 @@ def test_malicious_sample_is_caught(sample: Sample, outcome: Outcome) -> None:
 def test_benign_sample_is_clean(sample: Sample, outcome: Outcome) -> None:
     assert _flagged(sample, outcome) == [], f"{sample.note}: false positive"
     assert outcome.errors.get(sample.relpath, []) == [], f"{sample.note}: scan error"
+    if sample.loader:  # a real model file: a clean result is only meaningful if it was read
+        assert sample.relpath in outcome.scanned, f"{sample.note}: format not recognised"
 
 
 @pytest.mark.slow
@@ -129,12 +137,19 @@ def test_corpus_self_check(corpus: Corpus) -> None:
     Runs in a child process (payloads only create marker files), then removes the markers.
     """
     items = [[s.relpath, s.loader] for s in corpus.samples if s.loader]
-    expected = {s.relpath: Path(marker_for(corpus.root, s.relpath).path)
-                for s in corpus.samples if s.loader and s.malicious}
+    expected = {
+        s.relpath: Path(marker_for(corpus.root, s.relpath).path)
+        for s in corpus.samples
+        if s.loader and s.malicious
+    }
     try:
         done = subprocess.run(
             [sys.executable, "-m", "tests.corpus.loaders", str(corpus.root)],
-            input=json.dumps(items), capture_output=True, text=True, cwd=REPO, timeout=300,
+            input=json.dumps(items),
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
             check=False,
         )
         assert done.returncode == 0, done.stderr[-3000:]
@@ -143,8 +158,11 @@ def test_corpus_self_check(corpus: Corpus) -> None:
         while time.monotonic() < deadline and not all(p.exists() for p in expected.values()):
             time.sleep(0.1)
         not_fired = [f"{rel}: {results[rel]}" for rel, p in expected.items() if not p.exists()]
-        benign_failed = [f"{s.relpath}: {results[s.relpath]}" for s in corpus.samples
-                         if s.loader and not s.malicious and results[s.relpath] != "ok"]
+        benign_failed = [
+            f"{s.relpath}: {results[s.relpath]}"
+            for s in corpus.samples
+            if s.loader and not s.malicious and results[s.relpath] != "ok"
+        ]
         assert not_fired == [], "payloads that did not run:\n" + "\n".join(not_fired)
         assert benign_failed == [], "benign files that did not load:\n" + "\n".join(benign_failed)
     finally:

@@ -37,40 +37,53 @@ SEEDS = sorted(set(_WANTED) & {s.relpath for s in corpus_table()})
 OPTIONS = ScanOptions(limits=ScanLimits(max_file_seconds=5))
 _POS = st.integers(0, 2**31)
 _TOKENS = st.sampled_from(
-    [b"\x93", b"R", b"c", b"\x95", b"\xff" * 8, b"PK\x03\x04", b"PK\x05\x06", b"\x80\x04",
-     b"{", b"\x00" * 8, b"\x94h\x00"]
+    [
+        b"\x93",
+        b"R",
+        b"c",
+        b"\x95",
+        b"\xff" * 8,
+        b"PK\x03\x04",
+        b"PK\x05\x06",
+        b"\x80\x04",
+        b"{",
+        b"\x00" * 8,
+        b"\x94h\x00",
+    ]
 )
-MUTATION = st.one_of(
-    st.tuples(st.just("flip"), _POS, st.integers(1, 255)),
-    st.tuples(st.just("truncate"), _POS),
-    st.tuples(st.just("insert"), _POS, st.binary(min_size=1, max_size=16) | _TOKENS),
-    st.tuples(st.just("duplicate"), _POS, st.integers(1, 256), _POS),
+#: (kind, position, count or xor mask, inserted bytes, target position); unused fields ignored.
+Mutation = tuple[str, int, int, bytes, int]
+MUTATION = st.tuples(
+    st.sampled_from(["flip", "truncate", "insert", "duplicate"]),
+    _POS,
+    st.integers(1, 255),
+    st.binary(min_size=1, max_size=16) | _TOKENS,
+    _POS,
 )
 
 
-def mutate(data: bytes, mutations: list[tuple[object, ...]]) -> bytes:
+def mutate(data: bytes, mutations: list[Mutation]) -> bytes:
     """Apply mutations in order; positions are taken modulo the current length."""
     buf = bytearray(data)
-    for kind, pos, *rest in mutations:
-        at = int(pos) % (len(buf) + 1)  # type: ignore[call-overload]
+    for kind, pos, count, chunk, target in mutations:
+        at = pos % (len(buf) + 1)
         if kind == "flip" and buf:
-            buf[at % len(buf)] ^= int(rest[0])  # type: ignore[call-overload]
+            buf[at % len(buf)] ^= count
         elif kind == "truncate":
             del buf[at:]
         elif kind == "insert":
-            buf[at:at] = rest[0]  # type: ignore[index]
+            buf[at:at] = chunk
         elif kind == "duplicate":
-            chunk = bytes(buf[at : at + int(rest[0])])  # type: ignore[call-overload]
-            to = int(rest[1]) % (len(buf) + 1)  # type: ignore[call-overload]
-            buf[to:to] = chunk
+            to = target % (len(buf) + 1)
+            buf[to:to] = buf[at : at + count]
     return bytes(buf)
 
 
 def test_mutate_changes_bytes() -> None:
-    assert mutate(b"abcdef", [("flip", 0, 1)]) == b"`bcdef"
-    assert mutate(b"abcdef", [("truncate", 2)]) == b"ab"
-    assert mutate(b"abcdef", [("insert", 1, b"XY")]) == b"aXYbcdef"
-    assert mutate(b"abcdef", [("duplicate", 0, 2, 6)]) == b"abcdefab"
+    assert mutate(b"abcdef", [("flip", 0, 1, b"", 0)]) == b"`bcdef"
+    assert mutate(b"abcdef", [("truncate", 2, 1, b"", 0)]) == b"ab"
+    assert mutate(b"abcdef", [("insert", 1, 1, b"XY", 0)]) == b"aXYbcdef"
+    assert mutate(b"abcdef", [("duplicate", 0, 2, b"", 6)]) == b"abcdefab"
 
 
 def test_fuzz_scan_never_raises(corpus: Corpus) -> None:
@@ -80,10 +93,15 @@ def test_fuzz_scan_never_raises(corpus: Corpus) -> None:
     work.mkdir(exist_ok=True)
     markers_before = corpus.markers()
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(seed=st.sampled_from(SEEDS), mutations=st.lists(MUTATION, min_size=1, max_size=4))
-    def scan_mutant(seed: str, mutations: list[tuple[object, ...]]) -> None:
+    def scan_mutant(seed: str, mutations: list[Mutation]) -> None:
         path = work / Path(seed).name  # keep the name: it is a hint for some formats
         path.write_bytes(mutate(seeds[seed], mutations))
         result = scan_file(path, OPTIONS)

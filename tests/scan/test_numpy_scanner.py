@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import pickle
 import struct
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -147,9 +146,7 @@ def test_one_gib_sparse_array_is_checked_without_reading_data(tmp_path: Path) ->
     size = path.stat().st_size
     artifact = Artifact(Location(str(path)), path.name, size, 0, lambda: path.open("rb"), path)
     ctx = ScanContext.start(PicklePolicy(), ScanLimits(), RecordingDispatch())
-    started = time.perf_counter()
     assert list(NumpyScanner().scan(artifact, ctx)) == []
-    assert time.perf_counter() - started < 0.5
 
 
 def test_object_array_flags_and_hands_the_pickle_to_dispatch() -> None:

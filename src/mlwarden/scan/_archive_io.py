@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 CHUNK = 16 * 1024
 #: Spools of non-seekable streams stay in memory up to this size, then move to a temp file.
 SPOOL_MEMORY = 64 * MiB
-#: The expansion ratio is only judged once this much has been produced (tiny files vary).
-RATIO_GRACE = MiB
+#: The expansion ratio is only judged once this much has been produced. Benign files reach
+#: high ratios too (xz of all-zero arrays exceeds 1000:1), so the ratio alone is not damning:
+#: it only counts for outputs past the size where a real bomb starts to hurt.
+RATIO_GRACE = 256 * MiB
 #: ``ScanContext.stats`` key of the bytes decompressed so far for the top-level file.
 EXPANDED_KEY = "expanded_bytes"
 #: liblzma memory limit: far above what xz -9 needs (65 MiB), far below a crafted header's ask.

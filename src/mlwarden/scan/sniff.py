@@ -98,7 +98,7 @@ def sniff(head: bytes, name: str = "", size: int | None = None, tail: bytes = b"
     lower = name.lower()
     if not found:
         found.extend(_sniff_headerless(head, lower, size))
-    if b"PK\x05\x06" in tail and "zip" not in found:
+    if b"PK\x05\x06" in (tail or head) and "zip" not in found:
         found.append("zip")  # data prepended to a zip: still a valid zip for most readers
     return found
 
