@@ -118,6 +118,7 @@ def _numpy_rows() -> list[Spec]:
             _object_strings,
             loader="numpy",
             needs=_NP,
+            quick=True,
         ),
         ben(
             "numpy/arrays.npz",
@@ -290,6 +291,7 @@ def _keras_rows() -> list[Spec]:
             lambda m: keras3_zip(k3, weights=_keras3_weights()),
             loader="zip",
             needs=h5,
+            quick=True,
         ),
     ]
 

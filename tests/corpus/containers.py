@@ -551,23 +551,68 @@ def nested_zip(m: Marker, levels: int = 10) -> bytes:
     return data
 
 
-BOMB_MIB = 32
+#: Real bombs expand to GiBs; a few hundred MiB of output is where the ratio rule starts.
+BOMB_GIB = 2
+_MIB = 1 << 20
 
 
 def _pickle_bomb(m: Marker) -> bytes:
-    """bz2 of a pickle holding one 32 MiB bytes constant of zeros (ratio ~ 10^5)."""
-    comp = bz2.BZ2Compressor(9)
-    size = BOMB_MIB << 20
+    """Concatenated bz2 streams (bz2.open reads them all) of a pickle announcing 2 GiB."""
+    size = BOMB_GIB << 30
     head = Asm().proto(4).op(pickle.BINBYTES8, struct.pack("<Q", size)).bytes()
-    parts = [comp.compress(head), *(comp.compress(bytes(1 << 20)) for _ in range(BOMB_MIB))]
-    return b"".join([*parts, comp.compress(b"."), comp.flush()])
+    chunk = bz2.compress(bytes(32 * _MIB), 9)
+    return bz2.compress(head, 9) + chunk * (size // (32 * _MIB))
+
+
+def _deflate_zeros(total: int) -> bytes:
+    """A raw deflate stream of ``total`` zero bytes, built by repeating one flushed block."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = comp.compress(bytes(_MIB)) + comp.flush(zlib.Z_FULL_FLUSH)
+    final = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    return block * (total // _MIB) + final
 
 
 def _zip_bomb(path: Path, m: Marker) -> None:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as z, z.open("weights.bin", "w") as f:
-        block = bytes(1 << 20)
-        for _ in range(BOMB_MIB):
-            f.write(block)
+    """One deflated member of 2 GiB of zeros whose headers declare its true size."""
+    total = BOMB_GIB << 30
+    path.write_bytes(_raw_deflated_zip("weights.bin", _deflate_zeros(total), total))
+
+
+def _raw_deflated_zip(name: str, data: bytes, size: int) -> bytes:
+    crc = 0
+    zeros = bytes(_MIB)
+    for _ in range(size // _MIB):
+        crc = zlib.crc32(zeros, crc)
+    fname = name.encode()
+    local = (
+        struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size, len(fname), 0)
+        + fname
+    )
+    central = (
+        struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0,
+            crc,
+            len(data),
+            size,
+            len(fname),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        + fname
+    )
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    return local + data + central + end
 
 
 def _mixed_nesting(m: Marker) -> bytes:
@@ -624,6 +669,7 @@ def _archive_rows() -> list[Spec]:
             "zip member '../evil.pkl'",
             _zip_named("../evil.pkl"),
             loader="archive-pickles",
+            quick=True,
         ),
         mal(
             "archives/absolute.zip",
@@ -654,14 +700,14 @@ def _archive_rows() -> list[Spec]:
             "archives/bomb.zip",
             "decompression-bomb",
             BOMB,
-            "zip member of 32 MiB zeros in ~100 bytes (bzip2): ratio ~ 10^5",
+            "zip member of 2 GiB of zeros in ~2 MiB (deflate, headers honest)",
             write=_zip_bomb,
         ),
         mal(
             "archives/bomb.pkl.bz2",
             "decompression-bomb",
             BOMB,
-            "bzip2 stream of a pickle holding 32 MiB of zeros (ratio ~ 10^5)",
+            "concatenated bzip2 streams of a pickle announcing 2 GiB of zeros",
             _pickle_bomb,
         ),
     ]

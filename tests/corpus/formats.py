@@ -237,6 +237,7 @@ def _keras_rows() -> list[Spec]:
             "Dense activation = {'module': 'os', 'class_name': 'function', 'config': 'system'}"
             " (CVE-2025-1550 family)",
             lambda m: keras3_zip(keras3_sequential([dense("d", 8, fn_ref, k3=True)])),
+            quick=True,
         ),
         mal(
             "keras/module_class.keras",
@@ -251,6 +252,7 @@ def _keras_rows() -> list[Spec]:
             KER_EXTERNAL,
             "TFSMLayer loading a SavedModel from an attacker-chosen path (bypasses safe_mode)",
             lambda m: keras3_zip(keras3_sequential([tfsm])),
+            quick=True,
         ),
     ]
 
@@ -342,6 +344,7 @@ def _onnx_rows() -> list[Spec]:
             "node RunShell from custom domain 'com.attacker.ops' (needs a native library)",
             _onnx_bytes(custom_domain="com.attacker.ops"),
             needs=o,
+            quick=True,
         ),
         mal(
             "onnx/custom_domain_in_subgraph.onnx",

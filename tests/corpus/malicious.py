@@ -487,6 +487,7 @@ def _objects() -> list[Spec]:
             "REDUCE result thrown away with POP before a benign object (fickling AST gap)",
             popped,
             loader="pickle",
+            quick=True,
         ),
         mal(
             "objects/result_pop_marked.pkl",
@@ -709,6 +710,7 @@ def _ext_and_persid() -> list[Spec]:
             "BINPERSID whose id tuple is built by a REDUCE of os.system",
             persid_payload,
             loader="pickle",
+            quick=True,
         ),
         mal(
             "persid/binpersid_callable_id.pkl",

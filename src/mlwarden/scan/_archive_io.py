@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 CHUNK = 16 * 1024
 #: Spools of non-seekable streams stay in memory up to this size, then move to a temp file.
 SPOOL_MEMORY = 64 * MiB
-#: The expansion ratio is only judged once this much has been produced. Benign files reach
-#: high ratios too (xz of all-zero arrays exceeds 1000:1), so the ratio alone is not damning:
-#: it only counts for outputs past the size where a real bomb starts to hurt.
-RATIO_GRACE = 256 * MiB
 #: ``ScanContext.stats`` key of the bytes decompressed so far for the top-level file.
 EXPANDED_KEY = "expanded_bytes"
 #: liblzma memory limit: far above what xz -9 needs (65 MiB), far below a crafted header's ask.
@@ -322,7 +318,7 @@ class DecompressingReader(io.RawIOBase):
         ratio = self._out / consumed
         try:
             charge_expansion(self._ctx, len(out))
-            if self._out >= RATIO_GRACE and ratio > self._ctx.limits.max_ratio:
+            if self._out >= self._ctx.limits.ratio_grace_bytes and ratio > self._ctx.limits.max_ratio:
                 raise DecompressionBomb(
                     f"expands more than {self._ctx.limits.max_ratio:g}:1 "
                     f"({self._out} bytes from {consumed})"

@@ -19,7 +19,6 @@ from mlwarden.errors import MalformedInput, ScanLimitExceeded
 from mlwarden.findings import Finding, ItemError
 from mlwarden.scan._archive_io import (
     EXPANDED_KEY,
-    RATIO_GRACE,
     SPOOL_MEMORY,
     DecompressionBomb,
     budget_spent,
@@ -244,7 +243,7 @@ def _declared_bomb(ctx: ScanContext, declared: int, size: int) -> str | None:
     limits = ctx.limits
     if declared > limits.max_expanded_bytes - ctx.stats.get(EXPANDED_KEY, 0):
         return f"members declare {declared} bytes, over the limit of {limits.max_expanded_bytes}"
-    if declared >= RATIO_GRACE and declared > limits.max_ratio * max(size, 1):
+    if declared >= limits.ratio_grace_bytes and declared > limits.max_ratio * max(size, 1):
         return f"members declare {declared} bytes from a {size}-byte archive"
     return None
 
@@ -342,7 +341,8 @@ class _SpoolFactory:
         self._written += n
         charge_expansion(self._ctx, n)
         limit = self._ctx.limits.max_ratio
-        if self._written >= RATIO_GRACE and self._written > limit * max(self._archive_size, 1):
+        grace = self._ctx.limits.ratio_grace_bytes
+        if self._written >= grace and self._written > limit * max(self._archive_size, 1):
             raise DecompressionBomb(f"expands more than {limit:g}:1")
 
     def to_disk(self, n: int) -> bool:

@@ -22,7 +22,6 @@ from mlwarden.findings import Finding, ItemError
 from mlwarden.scan._archive_io import (
     EXPANDED_KEY,
     LZMA_MEMLIMIT,
-    RATIO_GRACE,
     CorruptStream,
     Decoder,
     DecompressionBomb,
@@ -249,7 +248,7 @@ def _declared_bomb(entry: ZipEntry, ctx: ScanContext) -> str | None:
             f"declares {entry.size} bytes, over the per-file limit of {limits.max_expanded_bytes}"
         )
     ratio = entry.size / max(entry.compressed_size, 1)
-    if entry.size >= RATIO_GRACE and ratio > limits.max_ratio:
+    if entry.size >= limits.ratio_grace_bytes and ratio > limits.max_ratio:
         return f"declares {entry.size} bytes from {entry.compressed_size} ({ratio:.0f}:1)"
     return None
 

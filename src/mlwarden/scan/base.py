@@ -33,6 +33,9 @@ class ScanLimits:
     max_depth: int = 6
     max_expanded_bytes: int = 8 * GiB
     max_ratio: float = 1000.0
+    #: The ratio is only judged past this output size: benign files reach high ratios too
+    #: (bz2/xz of all-zero arrays), and a few hundred MiB is where a bomb starts to hurt.
+    ratio_grace_bytes: int = 256 * MiB
     max_members: int = 100_000
     max_header_bytes: int = 100 * MiB
     max_memo_entries: int = 2_000_000

@@ -474,14 +474,13 @@ def _binpersid(m: PickleMachine) -> None:
 
 
 # -- sniffing ---------------------------------------------------------------------------------
-_PROTO0_STARTS = frozenset(b"(c]})NILFSVldiKJMXUTGp")
 #: A head that parses this many opcodes before running out is taken as a pickle.
 _PLAUSIBLE_OPCODES = 8
 
 
 def plausible_prefix(head: bytes) -> bool:
     """Whether ``head`` starts like a protocol 0/1 pickle (no PROTO opcode to go by)."""
-    if not head or head[0] not in _PROTO0_STARTS:
+    if not head or head[0] not in DISPATCH:
         return False
     from mlwarden.scan.pickle_reader import Reader
     from mlwarden.scan.pickle_vm import PickleMachine
@@ -496,6 +495,9 @@ def plausible_prefix(head: bytes) -> bool:
         return obs.opcodes >= 2
     message = obs.error[1] if obs.error else ""
     truncated = any(word in message for word in ("truncated", "newline", "without STOP"))
+    if truncated and obs.opcodes == 1 and "newline" in message:
+        # One text operand longer than the head: a long protocol-0 string constant.
+        return head[:1] == b"V" or (head[:1] == b"S" and head[1:2] in (b"'", b'"'))
     return truncated and obs.opcodes >= _PLAUSIBLE_OPCODES
 
 

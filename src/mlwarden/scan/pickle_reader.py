@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from mlwarden.errors import MalformedInput
+from mlwarden.errors import MalformedInput, ScanLimitExceeded
 
 _CHUNK = 1 << 16
+#: The unpickler reads text operands of any length; keep the ones a real file would use.
+_MAX_LINE = 16 << 20
 
 
 class Reader:
@@ -64,8 +66,11 @@ class Reader:
                 line = self.buf[self.pos : end]
                 self.pos = end + 1
                 return line
-            if len(self.buf) - self.pos > _CHUNK or not self._fill(len(self.buf) - self.pos + 1):
-                raise MalformedInput("pickle line too long or missing newline")
+            pending = len(self.buf) - self.pos
+            if pending > _MAX_LINE:
+                raise ScanLimitExceeded(f"pickle text operand longer than {_MAX_LINE} bytes")
+            if not self._fill(pending + _CHUNK) and len(self.buf) - self.pos == pending:
+                raise MalformedInput("pickle line is missing its newline")
 
     def available(self, n: int) -> bool:
         """Whether ``n`` more bytes exist (without buffering large amounts)."""
