@@ -551,7 +551,7 @@ def test_decompressing_reader_reports_crc_and_size() -> None:
 def test_lz4_without_package_is_an_item_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mlwarden.scan.archives as archives_module
+    from mlwarden.scan import archives as archives_module
 
     monkeypatch.setattr(archives_module, "_lz4_decoder", lambda: None)  # as if not installed
     result = _scan(_write(tmp_path, "m.pkl.lz4", b"\x04\x22\x4d\x18" + bytes(20)))
