@@ -34,10 +34,24 @@ def _available(module: str) -> bool:
 
 def all_specs(*, quick: bool = False) -> list[Spec]:
     """Every spec whose writer can run here (``needs`` importable), quick subset if asked."""
-    from tests.corpus import benign, benign_formats, containers, formats, malicious
+    from tests.corpus import (
+        benign,
+        benign_formats,
+        calls,
+        containers,
+        formats,
+        gadgets,
+        indirection,
+        malicious,
+        parser_tricks,
+    )
 
     every = [
         *malicious.specs(),
+        *calls.specs(),
+        *parser_tricks.specs(),
+        *gadgets.gadget_specs(),
+        *indirection.specs(),
         *containers.specs(),
         *formats.specs(),
         *benign.specs(),

@@ -1,32 +1,22 @@
 """Gadget pickles: standard-library and ML-library callables that deny-lists have missed.
 
-Each row mirrors a public advisory family ("missing detection when calling ..." against
-picklescan/modelscan/fickling): code runners (runpy, code, timeit, profile, trace, pdb,
-idlelib), file writers (io, shutil, distutils, sqlite3, venv, zipfile), process spawners
-(asyncio, ctypes, multiprocessing.util, pty), indirection (operator, functools, importlib,
-pkgutil, sys.modules, logging.config), nested loaders (pickle, torch, numpy, lib2to3) and
-dotted-name walks that reach ``os.system`` from an innocent module.
+Each row mirrors a public advisory family ("missing detection when calling ...", the
+picklescan/modelscan/fickling GHSA series): code runners (runpy, code, pydoc, timeit, profile,
+trace, pdb, idlelib, numpy.testing, numpy.f2py), file writers (io, shutil, distutils, sqlite3,
+venv, zipfile), process spawners (asyncio, ctypes, multiprocessing.util, distutils, pty, pip)
+and network calls. Indirection gadgets, nested loaders and dotted names are in
+``indirection.py``.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import marshal
-import os
-import zlib
 from collections.abc import Callable
 
-from tests.corpus._spec import NESTED, PKL_ANY, Marker, Payload, Spec, mal
+from tests.corpus._spec import PKL_ANY, Marker, Spec, mal
 from tests.corpus.pickle_ops import Asm
 
-NESTED_ANY = NESTED | PKL_ANY
+#: A writer that returns the file's bytes.
 Make = Callable[[Marker], bytes]
-
-
-def inner_pickle(m: Marker) -> bytes:
-    """The malicious pickle that nested loaders are handed."""
-    return Asm().proto(2).call("os", "system", m.shell).stop().bytes()
 
 
 def _one(module: str, name: str, *args: object, proto: int = 2) -> Make:
@@ -40,7 +30,7 @@ def _one(module: str, name: str, *args: object, proto: int = 2) -> Make:
     return make
 
 
-def _method(module: str, cls: str, meth: str, ctor: tuple[object, ...], arg: object) -> Make:
+def method_call(module: str, cls: str, meth: str, ctor: tuple[object, ...], arg: object) -> Make:
     """``module.cls.meth(module.cls(*ctor), arg(m))`` through a protocol-4 dotted name."""
 
     def make(m: Marker) -> bytes:
@@ -59,7 +49,7 @@ def _shell(m: Marker) -> str:
     return m.shell
 
 
-def _py(m: Marker) -> str:
+def py_source(m: Marker) -> str:
     return m.py
 
 
@@ -87,119 +77,9 @@ def _ctypes(m: Marker) -> bytes:
     return a.push((m.shell.encode(),)).reduce().stop().bytes()
 
 
-def _methodcaller_import(m: Marker) -> bytes:
-    a = Asm().proto(2).call("operator", "methodcaller", "system", m.shell)
-    return a.call("importlib", "import_module", "os").tuple_(1).reduce().stop().bytes()
-
-
-def _attrgetter_sys_modules(m: Marker) -> bytes:
-    a = Asm().proto(2).call("_operator", "attrgetter", "system")
-    a.call("_operator", "itemgetter", "os").global_("sys", "modules").tuple_(1).reduce()
-    return a.tuple_(1).reduce().push((m.shell,)).reduce().stop().bytes()
-
-
-def _partial(m: Marker) -> bytes:
-    a = Asm().proto(2).global_("functools", "partial").global_("os", "system")
-    return a.str_(m.shell).tuple_(2).reduce().push(()).reduce().stop().bytes()
-
-
-def _function_type_compile(m: Marker) -> bytes:
-    a = Asm().proto(2).global_("types", "FunctionType")
-    a.call("builtins", "compile", m.py, "<p>", "exec").empty_dict().tuple_(2).reduce()
-    return a.push(()).reduce().stop().bytes()
-
-
-def _function_type_marshal(m: Marker) -> bytes:
-    code = marshal.dumps(compile(m.py, "<p>", "exec"))
-    a = Asm().proto(2).global_("types", "FunctionType")
-    a.call("marshal", "loads", code).empty_dict().tuple_(2).reduce()
-    return a.push(()).reduce().stop().bytes()
-
-
-def _sys_modules_alias(m: Marker) -> bytes:
-    # sys.modules['model_utils'] = os.path (posixpath), then 'model_utils' + 'os.system'.
-    a = Asm().proto(4).global_("sys", "modules").str_("model_utils").global_("os", "path")
-    a.setitem().pop().stack_global_of("model_utils", "os.system")
-    return a.push((m.shell,)).reduce().stop().bytes()
-
-
-def _resolve_name(m: Marker) -> bytes:
-    a = Asm().proto(2).call("pkgutil", "resolve_name", "os:system")
-    return a.push((m.shell,)).reduce().stop().bytes()
-
-
-def _setattr(m: Marker) -> bytes:
-    a = Asm().proto(2).global_("builtins", "setattr")
-    a.call("importlib", "import_module", "json").str_("loads").global_("builtins", "eval")
-    return a.tuple_(3).reduce().stop().bytes()
-
-
-def _dict_config(m: Marker) -> bytes:
-    config = {
-        "version": 1,
-        "filters": {"f": {"()": "subprocess.getoutput", "cmd": m.shell}},
-    }
-    return Asm().proto(2).call("logging.config", "dictConfig", config).stop().bytes()
-
-
 def _spawnv(m: Marker) -> bytes:
     args: tuple[object, ...] = (b"/bin/sh", ["sh", "-c", m.shell], [])
     return Asm().proto(3).call("multiprocessing.util", "spawnv_passfds", *args).stop().bytes()
-
-
-def _torch_from_bytes(m: Marker) -> bytes:
-    return Asm().proto(2).call("torch.storage", "_load_from_bytes", inner_pickle(m)).stop().bytes()
-
-
-def _torch_load_partial(m: Marker) -> bytes:
-    # partial(torch.load) whose BUILD state adds weights_only=False, called on a BytesIO.
-    a = Asm().proto(2).global_("functools", "partial").global_("torch", "load").tuple_(1).reduce()
-    a.mark().global_("torch", "load").push(()).push({"weights_only": False}).none().tuple_()
-    a.build().call("_io", "BytesIO", inner_pickle(m)).tuple_(1).reduce()
-    return a.stop().bytes()
-
-
-def _nested(module: str, name: str) -> Make:
-    return lambda m: Asm().proto(2).call(module, name, inner_pickle(m)).stop().bytes()
-
-
-def _b64_nested(m: Marker) -> bytes:
-    a = Asm().proto(2).global_("pickle", "loads")
-    a.call("base64", "b64decode", base64.b64encode(inner_pickle(m)).decode())
-    return a.tuple_(1).reduce().stop().bytes()
-
-
-def _zlib_nested(m: Marker) -> bytes:
-    a = Asm().proto(2).global_("pickle", "loads")
-    a.call("zlib", "decompress", zlib.compress(inner_pickle(m)))
-    return a.tuple_(1).reduce().stop().bytes()
-
-
-def _numpy_nested(m: Marker) -> bytes:
-    import numpy as np
-
-    buf = io.BytesIO()
-    np.save(buf, np.array([Payload(os.system, m.shell)], dtype=object), allow_pickle=True)
-    a = Asm().proto(2).global_("numpy", "load")
-    a.call("_io", "BytesIO", buf.getvalue()).none().bool_(True).tuple_(3).reduce()
-    return a.stop().bytes()
-
-
-def _dotted(module: str, name: str, *, text_global: bool = False, py: bool = False) -> Make:
-    def make(m: Marker) -> bytes:
-        a = Asm().proto(4)
-        if text_global:
-            a.global_(module, name)
-        else:
-            a.stack_global_of(module, name)
-        return a.push((m.py if py else m.shell,)).reduce().stop().bytes()
-
-    return make
-
-
-def _torch_dotted_loads(m: Marker) -> bytes:
-    a = Asm().proto(4).stack_global_of("torch", "serialization.pickle.loads")
-    return a.push((inner_pickle(m),)).reduce().stop().bytes()
 
 
 # (relpath, family, rules, note, writer, loader, needs, quick)
@@ -209,7 +89,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "runpy._run_code(source, {})",
-        _one("runpy", "_run_code", _py, {}),
+        _one("runpy", "_run_code", py_source, {}),
         "pickle",
         (),
         True,
@@ -229,7 +109,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "code.InteractiveInterpreter().runsource(source) via a dotted method name",
-        _method("code", "InteractiveInterpreter", "runsource", (), _py),
+        method_call("code", "InteractiveInterpreter", "runsource", (), py_source),
         "pickle",
         (),
         False,
@@ -259,7 +139,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "cProfile.run(source)",
-        _one("cProfile", "run", _py),
+        _one("cProfile", "run", py_source),
         "pickle",
         (),
         False,
@@ -269,7 +149,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "cProfile.runctx(source, {}, {})",
-        _one("cProfile", "runctx", _py, {}, {}),
+        _one("cProfile", "runctx", py_source, {}, {}),
         "pickle",
         (),
         False,
@@ -279,7 +159,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "profile.Profile().run(source)",
-        _method("profile", "Profile", "run", (), _py),
+        method_call("profile", "Profile", "run", (), py_source),
         "pickle",
         (),
         False,
@@ -289,7 +169,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "trace.Trace(0, 0).run(source)",
-        _method("trace", "Trace", "run", (0, 0), _py),
+        method_call("trace", "Trace", "run", (0, 0), py_source),
         "pickle",
         (),
         False,
@@ -299,7 +179,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "pdb.run(source) (interactive: not run)",
-        _one("pdb", "run", _py),
+        _one("pdb", "run", py_source),
         "",
         (),
         False,
@@ -309,7 +189,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "bdb.Bdb().run(source) (not run)",
-        _method("bdb", "Bdb", "run", (), _py),
+        method_call("bdb", "Bdb", "run", (), py_source),
         "",
         (),
         False,
@@ -319,7 +199,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "doctest.debug_script (not run)",
-        _one("doctest", "debug_script", _py),
+        _one("doctest", "debug_script", py_source),
         "",
         (),
         False,
@@ -329,7 +209,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "idlelib.autocomplete.AutoComplete().get_entity(expr) evals",
-        _method("idlelib.autocomplete", "AutoComplete", "get_entity", (), _eval_expr),
+        method_call("idlelib.autocomplete", "AutoComplete", "get_entity", (), _eval_expr),
         "pickle",
         (),
         False,
@@ -339,7 +219,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "numpy.testing._private.utils.runstring(source, {}) execs",
-        _one("numpy.testing._private.utils", "runstring", _py, {}),
+        _one("numpy.testing._private.utils", "runstring", py_source, {}),
         "pickle",
         ("numpy",),
         True,
@@ -359,7 +239,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "torch.utils.bottleneck.__main__.run_cprofile (older torch; not run)",
-        _one("torch.utils.bottleneck.__main__", "run_cprofile", _py, {}),
+        _one("torch.utils.bottleneck.__main__", "run_cprofile", py_source, {}),
         "",
         (),
         False,
@@ -369,7 +249,7 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         "gadget-code-runner",
         PKL_ANY,
         "_xxsubinterpreters.run_string (GHSA-6ggj family; not run)",
-        _one("_xxsubinterpreters", "run_string", 0, _py),
+        _one("_xxsubinterpreters", "run_string", 0, py_source),
         "",
         (),
         False,
@@ -552,268 +432,6 @@ _ROWS: list[tuple[str, str, frozenset[str], str, Make, str, tuple[str, ...], boo
         _one("socket", "create_connection", ("127.0.0.1", 9)),
         "",
         (),
-        False,
-    ),
-    (
-        "operator_methodcaller_import_module.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "methodcaller('system', cmd)(importlib.import_module('os'))",
-        _methodcaller_import,
-        "pickle",
-        (),
-        True,
-    ),
-    (
-        "operator_attrgetter_sys_modules.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "_operator.attrgetter('system')(itemgetter('os')(sys.modules))(cmd)",
-        _attrgetter_sys_modules,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "functools_partial_system.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "functools.partial(os.system, cmd)()",
-        _partial,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "pkgutil_resolve_name.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "pkgutil.resolve_name('os:system')(cmd) (GHSA-vvpj-8cmc-gx39 universal bypass)",
-        _resolve_name,
-        "pickle",
-        (),
-        True,
-    ),
-    (
-        "sys_modules_alias.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "sys.modules['model_utils'] = os.path; then STACK_GLOBAL model_utils os.system",
-        _sys_modules_alias,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "builtins_setattr.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "setattr(json, 'loads', eval): hijacks the loading process (no marker)",
-        _setattr,
-        "",
-        (),
-        False,
-    ),
-    (
-        "logging_dictconfig.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "logging.config.dictConfig with a '()' factory naming subprocess.getoutput",
-        _dict_config,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "copyreg_reconstructor_popen.pkl",
-        "gadget-indirection",
-        PKL_ANY,
-        "copyreg._reconstructor(Popen, Popen, argv) calls Popen.__init__",
-        lambda m: (
-            Asm()
-            .proto(2)
-            .global_("copyreg", "_reconstructor")
-            .mark()
-            .global_("subprocess", "Popen")
-            .global_("subprocess", "Popen")
-            .push(m.argv)
-            .tuple_()
-            .reduce()
-            .stop()
-            .bytes()
-        ),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "types_functiontype_compile.pkl",
-        "gadget-code-object",
-        PKL_ANY,
-        "types.FunctionType(compile(source), {})()",
-        _function_type_compile,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "types_functiontype_marshal.pkl",
-        "gadget-code-object",
-        PKL_ANY,
-        "types.FunctionType(marshal.loads(code), {})()",
-        _function_type_marshal,
-        "pickle",
-        (),
-        True,
-    ),
-    (
-        "pickle_loads.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "pickle.loads(inner malicious pickle)",
-        _nested("pickle", "loads"),
-        "pickle",
-        (),
-        True,
-    ),
-    (
-        "_pickle_loads.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "_pickle.loads(inner)",
-        _nested("_pickle", "loads"),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "pickle_loads_base64.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "pickle.loads(base64.b64decode(text)): inner pickle hidden in base64",
-        _b64_nested,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "pickle_loads_zlib.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "pickle.loads(zlib.decompress(bytes)): inner pickle compressed",
-        _zlib_nested,
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "dill_loads.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "dill.loads(inner) (not run: no dill)",
-        _nested("dill", "loads"),
-        "",
-        (),
-        False,
-    ),
-    (
-        "lib2to3_grammar_loads.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "lib2to3.pgen2.grammar.Grammar().loads(inner) (picklescan GHSA-f54q)",
-        _method("lib2to3.pgen2.grammar", "Grammar", "loads", (), inner_pickle),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "numpy_load_nested.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "numpy.load(BytesIO(npy object array), None, True)",
-        _numpy_nested,
-        "pickle",
-        ("numpy",),
-        False,
-    ),
-    (
-        "torch_load_from_bytes.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "torch.storage._load_from_bytes(inner): torch.load(weights_only=False) inside",
-        _torch_from_bytes,
-        "pickle",
-        ("torch",),
-        True,
-    ),
-    (
-        "torch_load_partial_kwargs.pkl",
-        "nested-loader",
-        NESTED_ANY,
-        "partial(torch.load) given weights_only=False through BUILD state, on a BytesIO",
-        _torch_load_partial,
-        "pickle",
-        ("torch",),
-        False,
-    ),
-    (
-        "dotted_os_path_os_system.pkl",
-        "dotted-name",
-        PKL_ANY,
-        "STACK_GLOBAL 'os' 'path.os.system': protocol-4 attribute walk",
-        _dotted("os", "path.os.system"),
-        "pickle",
-        (),
-        True,
-    ),
-    (
-        "dotted_global_opcode_p4.pkl",
-        "dotted-name",
-        PKL_ANY,
-        "text GLOBAL 'os' 'path.os.system' inside a protocol-4 stream",
-        _dotted("os", "path.os.system", text_global=True),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "dotted_module_os_path.pkl",
-        "dotted-name",
-        PKL_ANY,
-        "module 'os.path' (a submodule) with name 'os.system'",
-        _dotted("os.path", "os.system"),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "dotted_numpy_testing_os_system.pkl",
-        "dotted-name",
-        PKL_ANY,
-        "'numpy' 'testing._private.utils.os.system': innocent package, dangerous leaf",
-        _dotted("numpy", "testing._private.utils.os.system"),
-        "pickle",
-        ("numpy",),
-        False,
-    ),
-    (
-        "dotted_print_self_exec.pkl",
-        "dotted-name",
-        PKL_ANY,
-        "'builtins' 'print.__self__.exec': builtins.exec reached through a bound method",
-        _dotted("builtins", "print.__self__.exec", py=True),
-        "pickle",
-        (),
-        False,
-    ),
-    (
-        "dotted_torch_serialization_pickle_loads.pkl",
-        "dotted-name",
-        NESTED_ANY,
-        "'torch' 'serialization.pickle.loads' with an inner malicious pickle",
-        _torch_dotted_loads,
-        "pickle",
-        ("torch",),
         False,
     ),
 ]

@@ -28,7 +28,7 @@ import pytest
 
 from mlwarden.findings import Location
 from mlwarden.scan import engine
-from mlwarden.scan._archive_io import StreamState, Window, open_decompressed
+from mlwarden.scan._archive_io import StreamState, open_decompressed
 from mlwarden.scan.archives import (
     CompressedScanner,
     SevenZipScanner,
@@ -40,6 +40,7 @@ from mlwarden.scan.archives import (
 from mlwarden.scan.base import Artifact, MiB, ScanContext, ScanLimits, finding
 from mlwarden.scan.engine import FileResult, ScanOptions, scan_file
 from mlwarden.scan.policy import PicklePolicy
+from mlwarden.scan.window import Window
 
 EVIL = b"\x80\x04MALICIOUS payload."
 BENIGN = b"\x80\x04benign payload."

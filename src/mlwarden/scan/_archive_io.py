@@ -176,50 +176,6 @@ def budget_spent(ctx: ScanContext) -> bool:
     )
 
 
-class Window(io.RawIOBase):
-    """A read-only, seekable view of ``length`` bytes of ``base`` starting at ``start``.
-
-    The base stream may be shared: every read seeks it first, so windows never disturb each
-    other. The base is not closed with the window.
-    """
-
-    def __init__(self, base: BinaryIO, start: int, length: int) -> None:
-        super().__init__()
-        self._base, self._start, self._length, self._pos = base, start, max(length, 0), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        origin = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        if origin + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = origin + offset
-        return self._pos
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        want = min(len(view), self._length - self._pos)
-        if want <= 0:
-            return 0
-        self._base.seek(self._start + self._pos)
-        data = self._base.read(want)
-        view[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
-def open_window(base: BinaryIO, start: int, length: int) -> BinaryIO:
-    """A buffered, seekable stream over ``length`` bytes of ``base`` from ``start``."""
-    return io.BufferedReader(Window(base, start, length))
-
-
 class DecompressingReader(io.RawIOBase):
     """Decodes ``source`` on read, charging the budget and checking the expansion ratio.
 
@@ -318,7 +274,10 @@ class DecompressingReader(io.RawIOBase):
         ratio = self._out / consumed
         try:
             charge_expansion(self._ctx, len(out))
-            if self._out >= self._ctx.limits.ratio_grace_bytes and ratio > self._ctx.limits.max_ratio:
+            if (
+                self._out >= self._ctx.limits.ratio_grace_bytes
+                and ratio > self._ctx.limits.max_ratio
+            ):
                 raise DecompressionBomb(
                     f"expands more than {self._ctx.limits.max_ratio:g}:1 "
                     f"({self._out} bytes from {consumed})"

@@ -24,7 +24,6 @@ from mlwarden.scan._archive_io import (
     budget_spent,
     charge_expansion,
     disk_copy,
-    open_window,
     seekable_source,
 )
 from mlwarden.scan._members import (
@@ -37,6 +36,7 @@ from mlwarden.scan._members import (
     unsafe_name_reason,
 )
 from mlwarden.scan.base import Artifact, ScanContext, finding
+from mlwarden.scan.window import open_window
 
 _BLOCK = 512
 #: Header types whose data tarfile reads into memory whole (pax, GNU long names).

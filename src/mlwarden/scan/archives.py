@@ -30,7 +30,6 @@ from mlwarden.scan._archive_io import (
     ZlibDecoder,
     budget_spent,
     open_decompressed,
-    open_window,
     seekable_source,
 )
 from mlwarden.scan._members import (
@@ -53,6 +52,7 @@ from mlwarden.scan._zipread import (
     read_directory,
 )
 from mlwarden.scan.base import Artifact, MiB, ScanContext, finding
+from mlwarden.scan.window import open_window
 
 __all__ = ["CompressedScanner", "SevenZipScanner", "TarScanner", "ZipScanner"]
 
