@@ -17,6 +17,7 @@ def test_all_is_pinned() -> None:
             "Finding",
             "Location",
             "MlwardenError",
+            "PicklePolicy",
             "Report",
             "Risk",
             "RiskId",

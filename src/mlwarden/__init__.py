@@ -6,6 +6,7 @@ from mlwarden.findings import Confidence, Finding, Location, Report, Severity
 from mlwarden.risks import RISKS, Risk, RiskId
 from mlwarden.rules import RULES, Rule
 from mlwarden.scan import ScanLimits, ScanOptions, scan
+from mlwarden.scan.policy import PicklePolicy
 
 __all__ = [
     "RISKS",
@@ -14,6 +15,7 @@ __all__ = [
     "Finding",
     "Location",
     "MlwardenError",
+    "PicklePolicy",
     "Report",
     "Risk",
     "RiskId",

@@ -42,6 +42,7 @@ def all_specs(*, quick: bool = False) -> list[Spec]:
         formats,
         gadgets,
         indirection,
+        keras_files,
         malicious,
         parser_tricks,
     )
@@ -53,6 +54,7 @@ def all_specs(*, quick: bool = False) -> list[Spec]:
         *gadgets.gadget_specs(),
         *indirection.specs(),
         *containers.specs(),
+        *keras_files.specs(),
         *formats.specs(),
         *benign.specs(),
         *benign_formats.specs(),

@@ -17,14 +17,12 @@ from typing import Any
 
 from tests.corpus._spec import Marker, Spec, ben
 from tests.corpus.benign import sklearn_model
-from tests.corpus.formats import (
-    CHATML,
+from tests.corpus.formats import CHATML, onnx_model, write_gguf
+from tests.corpus.keras_files import (
     dense,
     keras2_sequential,
     keras3_sequential,
     keras3_zip,
-    onnx_model,
-    write_gguf,
     write_keras_h5,
 )
 

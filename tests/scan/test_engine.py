@@ -94,3 +94,10 @@ def test_sniff_by_bytes(head: bytes, name: str, expected: list[str]) -> None:
 
 def test_sniff_sees_a_zip_appended_to_a_pickle() -> None:
     assert sniff(EVIL, "x.pkl", 10_000, tail=b"....PK\x05\x06" + b"\x00" * 18) == ["pickle", "zip"]
+
+
+def test_policy_keyword_trusts_a_global(tmp_path: Path) -> None:
+    (tmp_path / "net.pkl").write_bytes(b"\x80\x02cmypkg\nNet\n)\x81.")
+    assert mlwarden.scan([tmp_path]).findings
+    trusted = mlwarden.PicklePolicy(frozenset({"mypkg.Net"}))
+    assert mlwarden.scan([tmp_path], policy=trusted).findings == ()

@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlwarden.errors import MalformedInput, ScanLimitExceeded
@@ -126,6 +126,8 @@ def scan(
     paths: Sequence[str | Path],
     options: ScanOptions | None = None,
     on_event: Callable[[ScanEvent], None] | None = None,
+    *,
+    policy: PicklePolicy | None = None,
 ) -> Report:
     """Scan files and directories for malicious or unsafe model artifacts.
 
@@ -136,11 +138,14 @@ def scan(
         paths: files and directories (recursed).
         options: policy, limits, globs and parallelism; defaults are safe.
         on_event: progress observer (the CLI plugs a progress bar in here).
+        policy: shortcut for ``options.policy`` (which pickle globals are trusted).
 
     Returns:
         A :class:`Report` with ``command="scan"``.
     """
     options = options or ScanOptions()
+    if policy is not None:
+        options = replace(options, policy=policy)
     started = time.perf_counter()
     walked = walk(paths, options.include, options.exclude, options.follow_symlinks)
     jobs = options.jobs or min(os.cpu_count() or 1, 8)
