@@ -107,19 +107,28 @@ def owner(rel: str, samples: list[BenchSample]) -> BenchSample | None:
 
 
 def cli_dir_verdicts(cli: MlwardenCli, root: Path, samples: list[BenchSample]) -> dict[str, Any]:
-    """One `mlwarden scan DIR --format json` over the corpus; verdicts from its findings."""
+    """One `mlwarden scan DIR --format json` over the corpus; verdicts from its findings.
+
+    ``notes`` keeps what the run said about each sample (rule:severity, errors) so that a
+    disagreement with the per-file API verdicts can be explained from the JSON.
+    """
     run = run_cmd(cli.command(root, root), root.parent, 1800)
     verdicts = {s.relpath: CLEAN for s in samples}
+    notes: dict[str, list[str]] = defaultdict(list)
     try:
         report = json.loads(run.out)
     except ValueError:
-        return {"seconds": run.wall, "rc": run.rc, "verdicts": {}}
+        return {"seconds": run.wall, "rc": run.rc, "verdicts": {}, "stderr": run.err[-2000:]}
     for f in report["findings"]:
-        if Severity(f["severity"]) >= Severity.MEDIUM:
-            hit = owner(os.path.relpath(f["location"]["path"], root), samples)
-            if hit is not None:
+        hit = owner(os.path.relpath(f["location"]["path"], root), samples)
+        if hit is not None:
+            notes[hit.relpath].append(f"{f['rule_id']}:{f['severity']}")
+            if Severity(f["severity"]) >= Severity.MEDIUM:
                 verdicts[hit.relpath] = UNSAFE
-    return {"seconds": run.wall, "rc": run.rc, "verdicts": verdicts}
+    for e in report["errors"]:
+        hit = owner(os.path.relpath(e["path"].split("!/")[0], root), samples)
+        notes[hit.relpath if hit else e["path"]].append(f"error: {e['error']}"[:300])
+    return {"seconds": run.wall, "rc": run.rc, "verdicts": verdicts, "notes": dict(notes)}
 
 
 def mlwarden_corpus(
@@ -219,7 +228,9 @@ def corpus_part(args: argparse.Namespace, tools: list[Peer]) -> dict[str, Any]:
                 )
     verdicts = {name: r["verdicts"] for name, r in runs.items()}
     dir_verdicts = mlw["cli_dir"]["verdicts"]
-    mismatch = sorted(k for k, v in dir_verdicts.items() if v != verdicts["mlwarden (API)"][k])
+    api = verdicts["mlwarden (API)"]
+    mismatch = sorted(k for k, v in dir_verdicts.items() if (v == UNSAFE) != (api[k] == UNSAFE))
+    dir_notes = mlw["cli_dir"].pop("notes", {})
     return {
         "source": label,
         "samples": len(samples),
@@ -229,7 +240,10 @@ def corpus_part(args: argparse.Namespace, tools: list[Peer]) -> dict[str, Any]:
         "mlwarden": {
             k: {kk: vv for kk, vv in v.items() if kk != "verdicts"} for k, v in mlw.items()
         },
-        "cli_dir_vs_api_mismatches": mismatch,
+        "cli_dir_vs_api_mismatches": {
+            k: {"api": api[k], "dir": dir_verdicts[k], "dir_notes": dir_notes.get(k, [])}
+            for k in mismatch
+        },
         "families": families(verdicts, samples),
         "verdicts": verdicts,
     }
@@ -269,10 +283,8 @@ def print_corpus(c: dict[str, Any]) -> None:
         f"call over the dir {m['cli_dir']['seconds']:.2f} s, CLI per file "
         f"{m['cli_per_file']['seconds']:.2f} s"
     )
-    if c["cli_dir_vs_api_mismatches"]:
-        print(
-            f"WARNING: CLI over the dir disagrees with the API on {c['cli_dir_vs_api_mismatches']}"
-        )
+    for rel, why in c["cli_dir_vs_api_mismatches"].items():
+        print(f"WARNING: CLI over the dir disagrees with the per-file API on {rel}: {why}")
     names = list(c["scores"])
     rows = [
         [fam, *(f"{v[n][0]}/{v[n][1]}" + ("" if _fine(fam, v[n]) else " *") for n in names)]

@@ -8,6 +8,12 @@ must report at medium or above; benign rows must produce nothing at medium or ab
 ``README.md`` next to this file has the expected-findings table by family and the advisories
 each family mirrors.
 
+Modules: ``pickle_ops`` (opcode assembler), ``_spec`` (rows, markers, rule sets),
+``malicious``/``calls``/``parser_tricks``/``gadgets``/``indirection`` (pickle techniques),
+``torch_files``/``containers`` (checkpoints, archives, compression, numpy, bombs),
+``keras_files``/``formats`` (Keras, ONNX, GGUF, safetensors, SavedModel, TorchScript),
+``benign``/``benign_formats`` (what users save), ``loaders`` (the victim-side self-check).
+
 Payloads are harmless: loading one only creates a marker file named ``PWNED-...`` directly
 under ``dest``; a scan must never create one.
 """
@@ -45,6 +51,7 @@ def all_specs(*, quick: bool = False) -> list[Spec]:
         keras_files,
         malicious,
         parser_tricks,
+        torch_files,
     )
 
     every = [
@@ -53,6 +60,7 @@ def all_specs(*, quick: bool = False) -> list[Spec]:
         *parser_tricks.specs(),
         *gadgets.gadget_specs(),
         *indirection.specs(),
+        *torch_files.specs(),
         *containers.specs(),
         *keras_files.specs(),
         *formats.specs(),

@@ -1,10 +1,11 @@
 """Malicious pickles that hide *which* global they call: classic REDUCE payloads in every
-protocol, ``_compat_pickle`` renames, memoised and computed ``STACK_GLOBAL`` operands,
-protocol-0 escapes, and calls not spelled REDUCE (INST, OBJ, NEWOBJ, BUILD ``__setstate__``).
+protocol, ``_compat_pickle`` renames, memoised and computed ``STACK_GLOBAL`` operands and
+protocol-0 escapes. ``os_system`` here is the textbook payload other modules reuse.
 
-Each payload only creates its marker file (``touch``, ``open(..., 'w')``). Parser
-differentials (broken streams, frames, EXT, persistent ids, stacked pickles) are in
-``parser_tricks.py``; deny-list gadgets in ``gadgets.py`` and ``indirection.py``.
+Each payload only creates its marker file (``touch``, ``open(..., 'w')``). Calls not
+spelled REDUCE are in ``calls.py``; parser differentials (broken streams, frames, EXT,
+persistent ids, stacked pickles) in ``parser_tricks.py``; deny-list gadgets in
+``gadgets.py`` and ``indirection.py``.
 """
 
 from __future__ import annotations

@@ -131,6 +131,7 @@ def test_benign_sample_is_clean(sample: Sample, outcome: Outcome) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="payloads are POSIX shell commands")
 def test_corpus_self_check(corpus: Corpus) -> None:
     """The corpus means what it says: payloads run under the real loaders, benign files load.
 
