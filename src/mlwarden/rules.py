@@ -356,6 +356,10 @@ def _build(rules: Iterable[Rule]) -> dict[str, Rule]:
 
 RULES: dict[str, Rule] = _build(_SCAN_RULES)
 
+#: Modules of other concerns that define ``RULES: tuple[Rule, ...]``; loaded into the catalogue
+#: below (each concern keeps its rules beside its code; ids stay unique across all of them).
+CONCERN_RULE_MODULES: tuple[str, ...] = ()
+
 
 def register_rules(rules: Iterable[Rule]) -> None:
     """Add rules (from another concern or a plugin); a duplicate id raises ``PluginError``."""
@@ -369,3 +373,13 @@ def register_rules(rules: Iterable[Rule]) -> None:
 def get_rule(rule_id: str) -> Rule:
     """Look up a rule; unknown ids raise ``KeyError`` with the id."""
     return RULES[rule_id]
+
+
+def _load_concern_rules() -> None:
+    from importlib import import_module
+
+    for name in CONCERN_RULE_MODULES:
+        register_rules(import_module(name).RULES)
+
+
+_load_concern_rules()
