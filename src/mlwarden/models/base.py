@@ -80,7 +80,7 @@ class DifferentiableClassifier(ProbabilisticClassifier, Protocol):
 
 def require(model: object, *needed: Capability, purpose: str = "this probe") -> None:
     """Raise :class:`MissingCapability` naming every capability ``model`` lacks."""
-    have = getattr(model, "capabilities", frozenset())
+    have: frozenset[Capability] = getattr(model, "capabilities", frozenset())
     missing = [c.value for c in needed if c not in have]
     if missing:
         name = type(model).__name__
