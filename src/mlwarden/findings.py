@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from datetime import datetime, timezone
 from enum import Enum
 
@@ -163,6 +164,9 @@ class Report:
     errors: tuple[ItemError, ...] = ()
     metrics: Mapping[str, MetricValue] = field(default_factory=dict)
     scanned: tuple[str, ...] = ()
+    #: Structured, JSON-serialisable results per probe or check (curves, tables, per-risk
+    #: sections) that renderers such as the HTML report draw; keyed by probe id.
+    evidence: Mapping[str, Any] = field(default_factory=dict)
     tool_version: str = __version__
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     finished_at: datetime | None = None
@@ -191,8 +195,10 @@ def merge_reports(command: str, reports: Iterable[Report]) -> Report:
     """Combine several reports into one (findings, skipped, errors, scanned, metrics)."""
     parts = list(reports)
     metrics: dict[str, MetricValue] = {}
+    evidence: dict[str, Any] = {}
     for part in parts:
         metrics.update(part.metrics)
+        evidence.update(part.evidence)
     return Report(
         command=command,
         findings=tuple(f for p in parts for f in p.findings),
@@ -200,6 +206,7 @@ def merge_reports(command: str, reports: Iterable[Report]) -> Report:
         errors=tuple(e for p in parts for e in p.errors),
         scanned=tuple(s for p in parts for s in p.scanned),
         metrics=metrics,
+        evidence=evidence,
         started_at=min((p.started_at for p in parts), default=datetime.now(timezone.utc)),
         finished_at=datetime.now(timezone.utc),
     )

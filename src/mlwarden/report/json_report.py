@@ -95,8 +95,10 @@ def _clean_tree(value: Any) -> Any:
         return clean_text(value)
     if isinstance(value, dict):
         return {clean_text(k): _clean_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_clean_tree(v) for v in value]
+    if isinstance(value, float):
+        return json_safe(value)
     return value
 
 
@@ -172,6 +174,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             for e in sorted(report.errors, key=lambda e: (e.path, e.error))
         ],
         "metrics": _scalar_map(report.metrics),
+        "evidence": _clean_tree(dict(report.evidence)),
         "scanned": sorted(report.scanned),
     }
     cleaned: dict[str, Any] = _clean_tree(data)
