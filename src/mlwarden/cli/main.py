@@ -1,24 +1,44 @@
-"""The `mlwarden` command group: wires the subcommand modules together."""
+"""The `mlwarden` command group: wires the subcommand modules together.
+
+Subcommands are imported on first use, so `mlwarden scan` does not pay for the imports of
+every other command (start-up time matters in pre-commit hooks and per-file CI steps).
+"""
 
 from __future__ import annotations
+
+from importlib import import_module
 
 import click
 
 from mlwarden._version import __version__
-from mlwarden.cli.config_cmd import config_group
-from mlwarden.cli.demo_cmd import demo_command
-from mlwarden.cli.scan_cmd import scan_command
+
+#: name -> "module:attribute" of each subcommand (one thin module per subcommand).
+COMMANDS: dict[str, str] = {
+    "scan": "mlwarden.cli.scan_cmd:scan_command",
+    "config": "mlwarden.cli.config_cmd:config_group",
+    "demo": "mlwarden.cli.demo_cmd:demo_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module, _, attr = spec.partition(":")
+        command: click.Command = getattr(import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlwarden")
 def cli() -> None:
     """mlwarden: the OWASP Machine Learning Security Top 10 in practice."""
-
-
-cli.add_command(scan_command)
-cli.add_command(config_group)
-cli.add_command(demo_command)
 
 
 def main() -> None:
