@@ -9,9 +9,9 @@ environment. Each concern owns one section (sub-model); secrets are ``SecretStr`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,11 +20,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from mlwarden.attacks.settings import AuditSettings
+from mlwarden.data.settings import DataSettings
 from mlwarden.errors import ConfigError
 from mlwarden.findings import Severity
+from mlwarden.gateway.policy import GatewayPolicy
 from mlwarden.scan.base import GiB, ScanLimits
 from mlwarden.scan.engine import ScanOptions
 from mlwarden.scan.policy import PicklePolicy
+
+if TYPE_CHECKING:
+    from mlwarden.linter.options import LintOptions
 
 CONFIG_FILE = "mlwarden.toml"
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
@@ -76,12 +82,83 @@ class ScanSettings(BaseModel):
         )
 
 
+class IntegritySettings(BaseModel):
+    """[integrity]: model hashing, signing, verification and the approved-hash lockfile."""
+
+    model_config = _STRICT
+
+    algorithm: Literal["sha256", "blake2b", "blake3"] = Field(
+        "sha256", description="Per-file hash (model_signing's CLI verifies sha256 only)."
+    )
+    shard_size: int = Field(
+        0, ge=0, description="0 = one digest per file; N = hash files in N-byte shards."
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="Paths or globs left out of manifests."
+    )
+    ignore_git: bool = Field(True, description="Leave out .git, .github, .gitignore, ...")
+    allow_symlinks: bool = Field(False, description="Follow symbolic links to files.")
+    workers: int = Field(0, ge=0, description="Hashing threads; 0 = one per core.")
+    max_files: int = Field(1_000_000, gt=0, description="Refuse models with more files.")
+    lockfile: str = Field("mlwarden.lock", description="The approved-hash lockfile.")
+    signature: str = Field("model.sig", description="Signature bundle path (sign/verify).")
+    private_key: str = Field("", description="PEM private key for `mlwarden sign`.")
+    public_key: str = Field("", description="PEM public key for `mlwarden verify`.")
+    passphrase: SecretStr | None = Field(
+        None, description="Private key passphrase (prefer MLWARDEN_INTEGRITY__PASSPHRASE)."
+    )
+
+
+class LintSettings(BaseModel):
+    """[lint]: the ML security linter (`mlwarden lint`)."""
+
+    model_config = _STRICT
+
+    fail_on: Severity = Field(
+        Severity.LOW, description="Exit 1 when a finding is at or above this severity."
+    )
+    select: list[str] = Field(
+        default_factory=list, description="Only these rules (ids, prefixes or risks like ML06)."
+    )
+    ignore: list[str] = Field(default_factory=list, description="Never report these rules.")
+    exclude: list[str] = Field(default_factory=list, description="Skip paths matching.")
+    per_file_ignores: dict[str, list[str]] = Field(
+        default_factory=dict, description='Rules ignored per glob, e.g. {"tests/*" = ["ML06"]}.'
+    )
+    jobs: int = Field(0, ge=0, description="Worker processes; 0 = one per core.")
+    max_file_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Skip larger files.")
+    min_confidence: Literal["low", "medium", "high"] = Field(
+        "low", description="Hide findings below this confidence."
+    )
+    baseline: str = Field("", description="Baseline file of accepted findings ('' = none).")
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, value: Any) -> Any:
+        return Severity.parse(value) if isinstance(value, str) else value
+
+    def to_options(self) -> LintOptions:
+        """The linter's :class:`~mlwarden.linter.options.LintOptions` for these settings."""
+        from mlwarden.findings import Confidence
+        from mlwarden.linter.options import LintOptions
+
+        return LintOptions(
+            select=tuple(self.select),
+            ignore=tuple(self.ignore),
+            per_file_ignores=tuple((g, tuple(c)) for g, c in self.per_file_ignores.items()),
+            exclude=tuple(self.exclude),
+            jobs=self.jobs,
+            max_file_bytes=self.max_file_bytes,
+            min_confidence=Confidence(self.min_confidence),
+        )
+
+
 class ReportSettings(BaseModel):
     """[report]: output of every command."""
 
     model_config = _STRICT
 
-    format: Literal["text", "json", "sarif"] = Field("text", description="Output format.")
+    format: Literal["text", "json", "sarif", "html"] = Field("text", description="Output format.")
 
 
 class Settings(BaseSettings):
@@ -96,6 +173,11 @@ class Settings(BaseSettings):
 
     scan: ScanSettings = Field(default_factory=ScanSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    lint: LintSettings = Field(default_factory=LintSettings)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
+    gateway: GatewayPolicy = Field(default_factory=GatewayPolicy)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
 
     @classmethod
     def settings_customise_sources(

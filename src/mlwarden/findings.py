@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 from datetime import datetime, timezone
 from enum import Enum
+from typing import Any
 
 from mlwarden._version import __version__
 

@@ -358,7 +358,14 @@ RULES: dict[str, Rule] = _build(_SCAN_RULES)
 
 #: Modules of other concerns that define ``RULES: tuple[Rule, ...]``; loaded into the catalogue
 #: below (each concern keeps its rules beside its code; ids stay unique across all of them).
-CONCERN_RULE_MODULES: tuple[str, ...] = ()
+CONCERN_RULE_MODULES: tuple[str, ...] = (
+    "mlwarden.data.rules",
+    "mlwarden.attacks.backdoor_rules",
+    "mlwarden.integrity.rules",
+    "mlwarden.attacks.rules",
+    "mlwarden.linter.rules",
+    "mlwarden.attacks.privacy_rules",
+)
 
 
 def register_rules(rules: Iterable[Rule]) -> None:

@@ -296,13 +296,13 @@ def test_load_report_schema_returns_a_fresh_copy() -> None:
 
 def test_render_dispatches_and_refuses_text_and_unknown() -> None:
     report = _report()
-    assert FORMATS == ("text", "json", "sarif")
+    assert FORMATS == ("text", "json", "sarif", "html")
     assert render(report, "json") == to_json(report)
     assert json.loads(render(report, "sarif"))["version"] == "2.1.0"
     with pytest.raises(UsageError, match="command line"):
         render(report, "text")
-    with pytest.raises(UsageError, match="'html'"):
-        render(report, "html")
+    with pytest.raises(UsageError, match="'xml'"):
+        render(report, "xml")
 
 
 def test_public_api_is_pinned() -> None:
@@ -312,6 +312,7 @@ def test_public_api_is_pinned() -> None:
         "load_report_schema",
         "render",
         "report_to_dict",
+        "to_html",
         "to_json",
         "to_sarif",
         "to_sarif_dict",

@@ -17,6 +17,19 @@ COMMANDS: dict[str, str] = {
     "scan": "mlwarden.cli.scan_cmd:scan_command",
     "config": "mlwarden.cli.config_cmd:config_group",
     "demo": "mlwarden.cli.demo_cmd:demo_command",
+    "serve": "mlwarden.cli.serve_cmd:serve_command",
+    "keys": "mlwarden.cli.keys_cmd:keys_group",
+    "audit-log": "mlwarden.cli.auditlog_cmd:auditlog_group",
+    "lint": "mlwarden.cli.lint_cmd:lint_command",
+    "hash": "mlwarden.cli.integrity_cmd:hash_command",
+    "sign": "mlwarden.cli.integrity_cmd:sign_command",
+    "verify": "mlwarden.cli.integrity_cmd:verify_command",
+    "keygen": "mlwarden.cli.integrity_cmd:keygen_command",
+    "lock": "mlwarden.cli.lock_cmd:lock_group",
+    "audit": "mlwarden.cli.audit_cmd:audit_command",
+    "data": "mlwarden.cli.data_cmd:data_group",
+    "watermark": "mlwarden.cli.watermark_cmd:watermark_group",
+    "gate": "mlwarden.cli.gate_cmd:gate_group",
 }
 
 

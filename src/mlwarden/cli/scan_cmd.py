@@ -11,7 +11,7 @@ from mlwarden.cli._common import handle_errors, stderr_console, stdout_console, 
 from mlwarden.cli.console import ScanProgress, render_text
 from mlwarden.cli.exit_codes import ExitCode, exit_code_for
 from mlwarden.config import load_settings
-from mlwarden.report.render import render
+from mlwarden.report.render import FORMATS, render
 from mlwarden.scan.engine import scan
 
 _SEVERITIES = click.Choice(["info", "low", "medium", "high", "critical"], case_sensitive=False)
@@ -19,7 +19,7 @@ _SEVERITIES = click.Choice(["info", "low", "medium", "high", "critical"], case_s
 
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), help="Output.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="File.")
 @click.option("--fail-on", type=_SEVERITIES, help="Exit 1 at or above this severity.")
 @click.option("--allow", multiple=True, help="Trust an unknown pickle global (MODULE.NAME).")

@@ -8,6 +8,8 @@ Conventions (all adapters): inputs are ``float32`` arrays of shape ``(n, *input_
 ``predict`` returns ``int64`` labels of shape ``(n,)``; ``predict_proba`` returns ``(n, k)``
 probabilities; ``loss_gradient`` returns d(cross-entropy)/d(input) with the input's shape;
 every call counts its samples in ``queries`` (query budgets of black-box attacks).
+mlwarden's adapters also expose ``clip``: the ``(low, high)`` bounds of valid inputs, or
+``None`` when the input domain is unbounded (attacks keep adversarial inputs inside it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from mlwarden.errors import MlwardenError
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+
+#: The label an adapter returns for an input the model (or a defence in front of it) declined
+#: to classify: mlwarden's gateway answers ``null`` when its confidence threshold is not met.
+UNCERTAIN: int = -1
 
 
 class Capability(str, Enum):

@@ -1,5 +1,6 @@
-"""Report renderers: JSON (with a checked-in JSON Schema) and SARIF 2.1.0."""
+"""Report renderers: JSON (with a checked-in JSON Schema), SARIF 2.1.0 and self-contained HTML."""
 
+from mlwarden.report.html import to_html
 from mlwarden.report.json_report import (
     SCHEMA_VERSION,
     load_report_schema,
@@ -15,6 +16,7 @@ __all__ = [
     "load_report_schema",
     "render",
     "report_to_dict",
+    "to_html",
     "to_json",
     "to_sarif",
     "to_sarif_dict",
