@@ -13,8 +13,10 @@ def test_all_is_pinned() -> None:
         [
             "RISKS",
             "RULES",
+            "Client",
             "Confidence",
             "Finding",
+            "GateFailed",
             "Location",
             "MlwardenError",
             "PicklePolicy",
@@ -26,7 +28,16 @@ def test_all_is_pinned() -> None:
             "ScanOptions",
             "Severity",
             "__version__",
+            "audit",
+            "check_adapter",
+            "check_data",
+            "check_generalization",
+            "check_membership",
+            "demo_dataset",
+            "load_model",
+            "load_table",
             "scan",
+            "to_html",
         ]
     )
     for name in mlwarden.__all__:

@@ -1,4 +1,13 @@
-"""mlwarden: the OWASP Machine Learning Security Top 10 in practice."""
+"""mlwarden: the OWASP Machine Learning Security Top 10 in practice.
+
+The core names import without numpy or any ML framework; the audit, data and report names
+below ``_LAZY`` load their modules (and numpy) on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from mlwarden._version import __version__
 from mlwarden.errors import MlwardenError
@@ -8,11 +17,38 @@ from mlwarden.rules import RULES, Rule
 from mlwarden.scan import ScanLimits, ScanOptions, scan
 from mlwarden.scan.policy import PicklePolicy
 
+#: Public names whose modules need numpy or an optional extra: imported on first access.
+_LAZY: dict[str, str] = {
+    "audit": "mlwarden.attacks.api",
+    "check_data": "mlwarden.data.guard",
+    "check_generalization": "mlwarden.gates",
+    "check_membership": "mlwarden.gates",
+    "GateFailed": "mlwarden.gates",
+    "load_model": "mlwarden.models",
+    "check_adapter": "mlwarden.models",
+    "load_table": "mlwarden.datasets",
+    "demo_dataset": "mlwarden.datasets",
+    "to_html": "mlwarden.report.html",
+    "Client": "mlwarden.client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlwarden' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "RISKS",
     "RULES",
+    "Client",
     "Confidence",
     "Finding",
+    "GateFailed",
     "Location",
     "MlwardenError",
     "PicklePolicy",
@@ -24,5 +60,14 @@ __all__ = [
     "ScanOptions",
     "Severity",
     "__version__",
+    "audit",
+    "check_adapter",
+    "check_data",
+    "check_generalization",
+    "check_membership",
+    "demo_dataset",
+    "load_model",
+    "load_table",
     "scan",
+    "to_html",
 ]

@@ -8,6 +8,7 @@ environment. Each concern owns one section (sub-model); secrets are ``SecretStr`
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -258,15 +259,27 @@ def default_config_text() -> str:
     ]
     for section, field in Settings.model_fields.items():
         model = field.annotation
-        if not isinstance(model, type) or not issubclass(model, BaseModel):
-            continue
-        lines.append(f"[{section}]")
-        for name, info in model.model_fields.items():
-            default = info.get_default(call_default_factory=True)
-            lines.append(f"# {info.description}")
-            lines.append(f"# {name} = {_toml_value(default)}")
-        lines.append("")
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            lines += _section_lines(section, model)
     return "\n".join(lines)
+
+
+def _section_lines(name: str, model: type[BaseModel]) -> list[str]:
+    """The commented table ``[name]`` of ``model``, nested models as their own tables."""
+    lines, nested = [f"[{name}]"], []
+    for key, info in model.model_fields.items():
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            nested.append((f"{name}.{key}", sub))
+            continue
+        default = info.get_default(call_default_factory=True)
+        if info.description:
+            lines.append(f"# {info.description}")
+        lines.append(f"# {key} = {_toml_value(default)}")
+    lines.append("")
+    for sub_name, sub_model in nested:
+        lines += _section_lines(sub_name, sub_model)
+    return lines
 
 
 def _toml_value(value: Any) -> str:
@@ -276,6 +289,14 @@ def _toml_value(value: Any) -> str:
         return f'"{value.value}"'
     if isinstance(value, str):
         return f'"{value}"'
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, Enum):
+        return _toml_value(value.value)
+    if value is None:
+        return '""  # unset'
+    if hasattr(value, "get_secret_value"):
+        return '""  # secret: prefer the MLWARDEN_* environment variable'
     return str(value)

@@ -30,7 +30,10 @@ _LOADERS = (
     "mlflow",
     "keras",
 )
-#: generic callee names -> the modules that must be imported for them to matter.
+_NETS = ("torch", "transformers", "keras", "timm", "huggingface_hub", "sentence_transformers")
+_CLIENTS = ("requests", "httpx", "urllib3", "aiohttp", "ssl", "urllib")
+_WEB = ("fastapi", "starlette", "litestar", "flask", "flask_limiter", "slowapi")
+#: generic names -> the modules that must be imported for them to matter.
 _CONDITIONAL: dict[str, tuple[str, ...]] = {
     "load": _LOADERS,
     "loads": _LOADERS,
@@ -39,6 +42,24 @@ _CONDITIONAL: dict[str, tuple[str, ...]] = {
     "load_all": ("yaml",),
     "open": ("shelve", "tarfile"),
     "decode": ("jsonpickle",),
+    "pipeline": ("transformers",),
+    "create_model": ("timm",),
+    "YAML": ("ruamel",),
+    "Interface": ("gradio",),
+    "ChatInterface": ("gradio",),
+    "click": ("gradio",),
+    "submit": ("gradio",),
+    "Route": _WEB,
+    "dependencies": _WEB,
+    "middleware": _WEB,
+    "add_middleware": _WEB,
+    "init_app": _WEB,
+    "Limiter": _WEB,
+    "freeze": _NETS,
+    "parameters": _NETS,
+    "layers": _NETS,
+    "requires_grad": _NETS,
+    "verify": _CLIENTS,
 }
 _ALWAYS = frozenset(("allow_pickle", "Unpickler", "parameters", "layers", "requires_grad"))
 #: substrings (not whole words) that start taint.
