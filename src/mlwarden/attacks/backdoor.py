@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
 from mlwarden.attacks.registry import AuditEvent, ProbeResult
+from mlwarden.attacks.settings import BackdoorSettings
 from mlwarden.findings import Confidence, Finding, Location, Severity
 from mlwarden.models.base import Capability
 from mlwarden.risks import RiskId
@@ -30,24 +30,6 @@ if TYPE_CHECKING:
     from mlwarden.models.base import Classifier
 
 Floats = NDArray[np.float32]
-
-
-class BackdoorSettings(BaseModel):
-    """[audit.backdoor]: Neural Cleanse, the trigger test set and STRIP."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], description="Search seeds.")
-    steps: int = Field(300, ge=10, description="Optimisation steps per seed.")
-    threshold: float = Field(2.0, gt=0, description="Anomaly index that flags a class.")
-    max_ratio: float = Field(
-        0.6, gt=0, le=1, description="Flagged trigger norm at most this x the median norm."
-    )
-    max_trigger_success: float = Field(
-        0.5, gt=0, le=1, description="AUD-BD-002 when a trigger sends more inputs to a class."
-    )
-    strip_frr: float = Field(0.01, gt=0, lt=1, description="STRIP's target false rejections.")
-    samples: int = Field(256, ge=8, description="Clean inputs used by the search.")
 
 
 @dataclass(frozen=True)

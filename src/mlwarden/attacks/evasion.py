@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlwarden.attacks.evasion_report import (
     curve_table,
     defense_findings,
+    evasion_charts,
     examples,
     robustness_findings,
 )
@@ -97,6 +98,7 @@ class EvasionProbe:
         job.evidence["examples"] = examples(
             curve, job.x, job.y, labels, i, ev.examples, image_shape
         )
+        job.evidence.update(evasion_charts(job.evidence, ev))
         metrics = _metrics(curve, job.evidence)
         return ProbeResult(metrics=metrics, findings=tuple(findings), evidence=job.evidence)
 

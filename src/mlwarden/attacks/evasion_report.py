@@ -182,3 +182,96 @@ def defense_findings(
         for cal in costly
     )
     return out
+
+
+def _accuracy_series(table: dict[str, Any], clean: float) -> dict[str, list[float]]:
+    points = table["points"]
+    return {
+        "x": [0.0, *(p["eps"] for p in points)],
+        "y": [clean, *(p["robust_accuracy"] for p in points)],
+    }
+
+
+def evasion_charts(evidence: dict[str, Any], ev: EvasionSettings) -> dict[str, Any]:
+    """Chart specs (``docs/report-charts.md``) drawn from the evasion evidence."""
+    names = {"whitebox": "white-box", "blackbox": "black-box"}
+    clean = evidence["clean_accuracy"]
+    series = {
+        f"{names.get(c['mode'], c['mode'])} (model)": _accuracy_series(c, clean)
+        for c in evidence["curves"]
+    }
+    defended = evidence.get("defended")
+    if defended:
+        for kind in ("naive", "adaptive"):
+            series[f"defended, {kind}"] = _accuracy_series(
+                defended[kind], defended["clean_accuracy"]
+            )
+    charts: dict[str, Any] = {
+        "robust_accuracy_chart": {
+            "chart": "line",
+            "title": f"Robust accuracy vs epsilon ({ev.norm})",
+            "series": series,
+            "x_label": f"epsilon ({ev.norm})",
+            "y_label": "robust accuracy",
+            "threshold": ev.min_robust_accuracy,
+            "y_range": [0, 1],
+        },
+        "per_class_chart": _per_class_chart(evidence["curves"], ev, names),
+    }
+    images = _example_images(evidence.get("examples", []), evidence.get("clip"))
+    if images:
+        charts["examples_chart"] = images
+    return charts
+
+
+def _per_class_chart(
+    curves: list[dict[str, Any]], ev: EvasionSettings, names: dict[str, str]
+) -> dict[str, Any]:
+    eps = [p["eps"] for p in curves[0]["points"]]
+    i = min(range(len(eps)), key=lambda k: abs(eps[k] - ev.target()))
+    labels = list(curves[0]["per_class"])
+    values = {
+        names.get(c["mode"], c["mode"]): [c["per_class"][k][i] for k in labels] for c in curves
+    }
+    spec: dict[str, Any] = {
+        "chart": "bar",
+        "title": f"Robust accuracy per class at epsilon {eps[i]:g}",
+        "labels": labels,
+        "threshold": ev.min_robust_accuracy,
+        "bad": "below",
+        "y_label": "robust accuracy",
+        "y_range": [0, 1],
+    }
+    if len(values) == 1:
+        spec["values"] = next(iter(values.values()))
+    else:
+        spec["series"] = values
+    return spec
+
+
+def _example_images(items: list[dict[str, Any]], clip: list[float | None] | None) -> dict[str, Any]:
+    """Clean/adversarial pairs scaled to [0, 1] by the input bounds (empty without images)."""
+    import numpy as np
+
+    pairs = [item for item in items if "original" in item]
+    if not pairs:
+        return {}
+    bounds = [float(v) for v in clip or () if v is not None]
+    low, high = bounds if len(bounds) == 2 else (0.0, 1.0)
+    span = (high - low) or 1.0
+    images, captions = [], []
+    for item in pairs:
+        for key in ("original", "adversarial"):
+            scaled = (np.asarray(item[key], dtype=np.float64) - low) / span
+            images.append(np.round(scaled, 3).tolist())
+        captions += [
+            f"{item['label']} (clean)",
+            f"{item['label']} → {item['adversarial_label']}",
+        ]
+    return {
+        "chart": "images",
+        "title": f"Adversarial examples (epsilon {pairs[0]['eps']:g})",
+        "images": images,
+        "captions": captions,
+        "columns": 2,
+    }

@@ -56,6 +56,23 @@ class ExtractionResult:
         rows = [r for r in self.rows if r["policy"] == policy and r["budget"] <= budget]
         return max(rows, key=lambda r: (r["fidelity"], r["budget"]), default=None)
 
+    def fidelity_chart(self) -> dict[str, Any]:
+        """Fidelity vs queries, one series per (strategy, policy): a ``line`` chart spec."""
+        series: dict[str, dict[str, list[Any]]] = {}
+        for row in sorted(self.rows, key=lambda r: r["budget"]):
+            line = series.setdefault(f"{row['strategy']}, {row['policy']}", {"x": [], "y": []})
+            line["x"].append(row["budget"])
+            line["y"].append(row["fidelity"])
+        return {
+            "chart": "line",
+            "title": "Extraction: surrogate fidelity vs queries",
+            "series": series,
+            "x_label": "queries",
+            "y_label": "fidelity (agreement with the model)",
+            "log_x": True,
+            "y_range": [0, 1],
+        }
+
     def to_evidence(self) -> dict[str, Any]:
         """JSON-ready evidence for ``Report.evidence["extraction"]``."""
         top = max((r["budget"] for r in self.rows), default=0)
@@ -68,6 +85,7 @@ class ExtractionResult:
             "summary": summary,
             "victim_accuracy": round(self.victim_accuracy, 4),
             "curve": list(self.rows),
+            "fidelity_chart": self.fidelity_chart(),
             "equation_solving": list(self.equation),
             "notes": list(self.notes),
         }

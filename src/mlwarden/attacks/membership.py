@@ -120,6 +120,7 @@ class MembershipResult:
     def to_evidence(self, tpr_limit: float = 0.03, auc_limit: float = 0.6) -> dict[str, Any]:
         """JSON-ready evidence for ``Report.evidence["membership"]``."""
         best = self.strongest()
+        attacks = [s.to_dict() for s in self.scores]
         return {
             "summary": self.summary(tpr_limit, auc_limit),
             "train_accuracy": round(self.train_accuracy, 4),
@@ -128,7 +129,23 @@ class MembershipResult:
             "references": self.references,
             "reference_model": self.reference_model,
             "strongest": best.attack,
-            "attacks": [s.to_dict() for s in self.scores],
+            "attacks": attacks,
+            "roc_chart": {
+                "chart": "line",
+                "title": "Membership inference ROC (log-log)",
+                "series": {
+                    a["attack"]: {
+                        "x": [p[0] for p in a["roc_loglog"]],
+                        "y": [p[1] for p in a["roc_loglog"]],
+                    }
+                    for a in attacks
+                },
+                "x_label": "false positive rate",
+                "y_label": "true positive rate",
+                "log_x": True,
+                "log_y": True,
+                "diagonal": True,
+            },
             "notes": list(self.notes),
             **self.extra,
         }

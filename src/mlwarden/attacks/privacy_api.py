@@ -118,6 +118,6 @@ def audit_privacy(
             findings=(*report.findings, *result.findings),
             skipped=(*report.skipped, *result.skipped),
             metrics={**report.metrics, **result.metrics},
-            evidence={**report.evidence, probe_id: dict(result.evidence)},
+            evidence={**report.evidence, probe_id: {"risk": probe.risk.value, **result.evidence}},
         )
     return replace(report, finished_at=datetime.now(timezone.utc))

@@ -1,4 +1,5 @@
-"""Settings of the audit (``[audit]``) and its evasion probe (``[audit.evasion]``).
+"""Settings of the audit (``[audit]``), its evasion probe (``[audit.evasion]``) and its backdoor
+probe (``[audit.backdoor]``); the privacy sections live in :mod:`.privacy_settings`.
 
 Plain pydantic models (no NumPy, no torch) so that ``mlwarden.config`` can hold them without
 importing any ML framework; the probes read them as their ``config``.
@@ -10,6 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mlwarden.attacks.privacy_settings import (
+    ExtractionSettings,
+    InversionSettings,
+    MembershipSettings,
+)
 from mlwarden.findings import Severity
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
@@ -92,6 +98,24 @@ class EvasionSettings(BaseModel):
         return self.target_eps if self.target_eps is not None else values[len(values) // 2]
 
 
+class BackdoorSettings(BaseModel):
+    """[audit.backdoor]: Neural Cleanse, the trigger test set and STRIP (ML07)."""
+
+    model_config = _STRICT
+
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], description="Search seeds.")
+    steps: int = Field(300, ge=10, description="Optimisation steps per seed.")
+    threshold: float = Field(2.0, gt=0, description="Anomaly index that flags a class.")
+    max_ratio: float = Field(
+        0.6, gt=0, le=1, description="Flagged trigger norm at most this x the median norm."
+    )
+    max_trigger_success: float = Field(
+        0.5, gt=0, le=1, description="AUD-BD-002 when a trigger sends more inputs to a class."
+    )
+    strip_frr: float = Field(0.01, gt=0, lt=1, description="STRIP's target false rejections.")
+    samples: int = Field(256, ge=8, description="Clean inputs used by the search.")
+
+
 class AuditSettings(BaseModel):
     """[audit]: attacks that measure a model's exposure."""
 
@@ -106,6 +130,20 @@ class AuditSettings(BaseModel):
     batch_size: int = Field(256, ge=1, description="Inputs per forward pass (white-box).")
     evasion: EvasionSettings = Field(
         default_factory=EvasionSettings, description="[audit.evasion]: the evasion probe (ML01)."
+    )
+    membership: MembershipSettings = Field(
+        default_factory=MembershipSettings,
+        description="[audit.membership]: membership inference (ML04).",
+    )
+    inversion: InversionSettings = Field(
+        default_factory=InversionSettings, description="[audit.inversion]: model inversion (ML03)."
+    )
+    extraction: ExtractionSettings = Field(
+        default_factory=ExtractionSettings,
+        description="[audit.extraction]: model theft (ML05).",
+    )
+    backdoor: BackdoorSettings = Field(
+        default_factory=BackdoorSettings, description="[audit.backdoor]: the backdoor probe (ML07)."
     )
 
     @field_validator("fail_on", mode="before")
