@@ -17,6 +17,7 @@ def test_all_is_pinned() -> None:
             "Confidence",
             "Finding",
             "GateFailed",
+            "LintOptions",
             "Location",
             "MlwardenError",
             "PicklePolicy",
@@ -36,6 +37,7 @@ def test_all_is_pinned() -> None:
             "demo_dataset",
             "load_model",
             "load_table",
+            "lint",
             "scan",
             "to_html",
         ]

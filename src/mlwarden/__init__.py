@@ -30,6 +30,8 @@ _LAZY: dict[str, str] = {
     "demo_dataset": "mlwarden.datasets",
     "to_html": "mlwarden.report.html",
     "Client": "mlwarden.client",
+    "lint": "mlwarden.linter",
+    "LintOptions": "mlwarden.linter",
 }
 
 
@@ -49,6 +51,7 @@ __all__ = [
     "Confidence",
     "Finding",
     "GateFailed",
+    "LintOptions",
     "Location",
     "MlwardenError",
     "PicklePolicy",
@@ -66,6 +69,7 @@ __all__ = [
     "check_generalization",
     "check_membership",
     "demo_dataset",
+    "lint",
     "load_model",
     "load_table",
     "scan",

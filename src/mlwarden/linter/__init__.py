@@ -4,9 +4,29 @@ Python source and notebooks are parsed with :mod:`ast` (never imported or run) a
 interpreted once per function with import-alias resolution, constant and taint propagation,
 and request-to-prediction flow across the functions of a file. Rules live in
 :mod:`mlwarden.linter.checks`; their catalogue entries in :mod:`mlwarden.linter.rules`.
+
+``lint`` and ``LintOptions`` are imported on first use: the rule catalogue
+(``mlwarden.linter.rules``) is read by every ``import mlwarden`` and should not pull the
+engine in with it.
 """
 
-from mlwarden.linter.api import lint
-from mlwarden.linter.options import LintOptions
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlwarden.linter.api import lint
+    from mlwarden.linter.options import LintOptions
 
 __all__ = ["LintOptions", "lint"]
+_LAZY = {"lint": "mlwarden.linter.api", "LintOptions": "mlwarden.linter.options"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlwarden.linter' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
