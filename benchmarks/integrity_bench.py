@@ -167,6 +167,12 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         shown = f"{t.seconds:.3f} s" if t.seconds is not None else f"unavailable ({t.note})"
         print(f"  {t.name:<44} {shown}  {t.note if t.seconds is not None else ''}", flush=True)
 
+    tiny = root / "tiny"
+    tiny.mkdir(exist_ok=True)
+    (tiny / "f.bin").write_bytes(b"x")
+    add(timed("start-up: mlwarden hash (1 tiny file)", [mlw, "hash", str(tiny)], r, root))
+    if MODEL_SIGNING.is_file() and not args.no_peers:
+        add(timed("start-up: model_signing --help", [ms, "--help"], r, root))
     add(
         timed(
             "mlwarden sign",

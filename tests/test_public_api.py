@@ -19,6 +19,7 @@ def test_all_is_pinned() -> None:
             "GateFailed",
             "LintOptions",
             "Location",
+            "Lockfile",
             "MlwardenError",
             "PicklePolicy",
             "Report",
@@ -28,6 +29,7 @@ def test_all_is_pinned() -> None:
             "ScanLimits",
             "ScanOptions",
             "Severity",
+            "VerificationError",
             "__version__",
             "audit",
             "check_adapter",
@@ -35,11 +37,15 @@ def test_all_is_pinned() -> None:
             "check_generalization",
             "check_membership",
             "demo_dataset",
+            "hash_model",
             "load_model",
             "load_table",
             "lint",
+            "safe_load",
             "scan",
+            "sign_model",
             "to_html",
+            "verify_model",
         ]
     )
     for name in mlwarden.__all__:

@@ -46,7 +46,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except MlwardenError as exc:
-            stderr_console().print(f"[bold red]error:[/bold red] {exc.diagnostics()}")
+            console = stderr_console()
+            console.print("[bold red]error:[/bold red] ", end="")
+            console.print(exc.diagnostics(), markup=False)  # file names may contain [...]
             sys.exit(ExitCode.ERROR)
         except KeyboardInterrupt:
             stderr_console().print("interrupted")

@@ -34,7 +34,7 @@ class _Digester:
         self.step = serialization.shard_size if serialization.method == SHARDS else entry.size
         self.items: list[Item] = []
         self.offset = self.start = 0
-        self.hasher = new_hasher(serialization.hash_type, min(self.step, entry.size))
+        self.hasher = new_hasher(serialization.hash_type)
 
     def feed(self, data: memoryview) -> None:
         while data:
@@ -50,7 +50,7 @@ class _Digester:
     def _close(self) -> None:
         self.items.append(Item(self.entry.name, self.hasher.digest(), self.start, self.offset))
         self.start = self.offset
-        self.hasher = new_hasher(self.ser.hash_type, self.step)
+        self.hasher = new_hasher(self.ser.hash_type)
 
     def finish(self) -> list[Item]:
         if self.ser.method != SHARDS:
