@@ -2,53 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 
 from mlwarden.attacks.registry import AuditEvent
+from mlwarden.cli.console import ProgressObserver
 from mlwarden.findings import Report
 
 
-class AuditProgress:
+class AuditProgress(ProgressObserver):
     """Progress bars driven by :class:`AuditEvent` (one per probe stage; terminal only)."""
 
     def __init__(self, console: Console, enabled: bool) -> None:
-        self.enabled = enabled and console.is_terminal
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
+        super().__init__(console, enabled, "[bold]{task.description}")
         self.tasks: dict[tuple[str, str], TaskID] = {}
-
-    def __enter__(self) -> Callable[[AuditEvent], None]:
-        if self.enabled:
-            self.progress.start()
-        return self.on_event
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.enabled:
-            self.progress.stop()
 
     def on_event(self, event: AuditEvent) -> None:
         if not self.enabled:

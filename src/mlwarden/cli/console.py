@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -69,22 +70,25 @@ def _summary(report: Report) -> str:
     )
 
 
-class ScanProgress:
-    """A progress bar driven by :class:`ScanEvent` (shown only on a terminal)."""
+class ProgressObserver:
+    """Base of the progress bars the CLI plugs into the core's events (terminal only).
 
-    def __init__(self, console: Console, enabled: bool) -> None:
+    Subclasses implement ``on_event``; ``with observer as on_event:`` starts and stops the
+    bars around the work.
+    """
+
+    def __init__(self, console: Console, enabled: bool, label: str) -> None:
         self.enabled = enabled and console.is_terminal
         self.progress = Progress(
-            TextColumn("[bold]scanning"),
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         )
-        self.task: TaskID | None = None
 
-    def __enter__(self) -> Callable[[ScanEvent], None]:
+    def __enter__(self) -> Callable[[Any], None]:
         if self.enabled:
             self.progress.start()
         return self.on_event
@@ -97,6 +101,17 @@ class ScanProgress:
     ) -> None:
         if self.enabled:
             self.progress.stop()
+
+    def on_event(self, event: Any) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class ScanProgress(ProgressObserver):
+    """A progress bar driven by :class:`ScanEvent` (shown only on a terminal)."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        super().__init__(console, enabled, "[bold]scanning")
+        self.task: TaskID | None = None
 
     def on_event(self, event: ScanEvent) -> None:
         if not self.enabled:
