@@ -26,16 +26,21 @@ MAX_DECOMPRESSED = 4 * 1024**3
 _CHUNK = 1 << 20
 
 
-def restricted_loads(data: bytes, policy: PicklePolicy | None = None) -> Any:
+def restricted_loads(
+    data: bytes, policy: PicklePolicy | None = None, *, object_arrays: bool = True
+) -> Any:
     """Unpickle ``data`` (plain or joblib, compressed or not), resolving only safe globals.
 
     Raises:
         UnsafeModel: the pickle names a global the policy does not judge safe.
         ModelLoadError: the bytes are not a loadable pickle.
+
+    ``object_arrays=False`` refuses joblib arrays of object dtype outright (a second pickle
+    inside the file) instead of unpickling them through the same restricted ``find_class``.
     """
     policy = policy or PicklePolicy()
     raw = decompress(data)
-    unpickler = _unpickler_class(policy)
+    unpickler = _unpickler_class(policy, object_arrays)
     try:
         return unpickler(io.BytesIO(raw)).load()
     except UnsafeModel:
@@ -98,7 +103,16 @@ def _lz4(data: bytes, limit: int) -> bytes:
     return out
 
 
-def _check(policy: PicklePolicy, module: str, name: str) -> None:
+#: Safe to scan, not to load: joblib's legacy wrapper reads a file named inside the pickle.
+_NEVER_LOAD = frozenset(
+    {"joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper"}
+)
+
+
+def check_global(policy: PicklePolicy, module: str, name: str) -> None:
+    """Raise :class:`UnsafeModel` unless ``module.name`` may be resolved while loading."""
+    if f"{module}.{name}" in _NEVER_LOAD:
+        raise UnsafeModel(f"refusing {module}.{name}: it reads a companion file from disk")
     verdict = policy.judge(module, name)
     if verdict.kind is not Kind.SAFE:
         raise UnsafeModel(
@@ -107,7 +121,7 @@ def _check(policy: PicklePolicy, module: str, name: str) -> None:
         )
 
 
-def _unpickler_class(policy: PicklePolicy) -> Any:
+def _unpickler_class(policy: PicklePolicy, object_arrays: bool = True) -> Any:
     try:
         from joblib import numpy_pickle as jnp
     except ImportError:
@@ -125,7 +139,7 @@ def _unpickler_class(policy: PicklePolicy) -> Any:
             super().__init__("", stream, **extra)
 
         def find_class(self, module: str, name: str) -> Any:
-            _check(policy, module, name)
+            check_global(policy, module, name)
             return super().find_class(module, name)
 
         def persistent_load(self, pid: Any) -> Any:
@@ -142,6 +156,8 @@ def _unpickler_class(policy: PicklePolicy) -> Any:
             if not isinstance(wrapper, jnp.NumpyArrayWrapper):
                 return
             self.stack.pop()
+            if wrapper.dtype.hasobject and not object_arrays:
+                raise UnsafeModel("refusing a joblib array of object dtype (a nested pickle)")
             if wrapper.dtype.hasobject:
                 self.stack.append(inner(self.file_handle).load())
             elif "ensure_native_byte_order" in read_params:
@@ -154,10 +170,15 @@ def _unpickler_class(policy: PicklePolicy) -> Any:
     return _RestrictedJoblib
 
 
+def plain_unpickler(policy: PicklePolicy) -> Any:
+    """A :class:`pickle.Unpickler` class resolving only globals ``policy`` judges safe."""
+    return _plain_unpickler(policy)
+
+
 def _plain_unpickler(policy: PicklePolicy) -> Any:
     class _Restricted(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> Any:
-            _check(policy, module, name)
+            check_global(policy, module, name)
             return super().find_class(module, name)
 
         def persistent_load(self, pid: Any) -> Any:
