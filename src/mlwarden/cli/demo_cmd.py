@@ -23,9 +23,8 @@ from mlwarden.scan.engine import ScanOptions, scan
     type=click.Path(path_type=Path, file_okay=False),
     help="Write the demo files here and keep them (default: a temp dir).",
 )
-@click.option("--quick", is_flag=True, help="Accepted for compatibility: the demo is quick.")
 @handle_errors
-def demo_command(keep: Path | None, quick: bool) -> None:
+def demo_command(keep: Path | None) -> None:
     """Build a folder of realistic model files (a few with harmless planted payloads) and
     scan it: shows what `mlwarden scan` catches without loading anything."""
     console = stdout_console()
