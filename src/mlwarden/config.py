@@ -26,6 +26,7 @@ from mlwarden.data.settings import DataSettings
 from mlwarden.errors import ConfigError
 from mlwarden.findings import Severity
 from mlwarden.gateway.policy import GatewayPolicy
+from mlwarden.monitor.settings import DriftSettings
 from mlwarden.scan.base import GiB, ScanLimits
 from mlwarden.scan.engine import ScanOptions
 from mlwarden.scan.policy import PicklePolicy
@@ -179,6 +180,7 @@ class Settings(BaseSettings):
     gateway: GatewayPolicy = Field(default_factory=GatewayPolicy)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @classmethod
     def settings_customise_sources(

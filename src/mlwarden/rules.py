@@ -365,6 +365,7 @@ CONCERN_RULE_MODULES: tuple[str, ...] = (
     "mlwarden.attacks.rules",
     "mlwarden.linter.rules",
     "mlwarden.attacks.privacy_rules",
+    "mlwarden.monitor.rules",
 )
 
 

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "data": "mlwarden.cli.data_cmd:data_group",
     "watermark": "mlwarden.cli.watermark_cmd:watermark_group",
     "gate": "mlwarden.cli.gate_cmd:gate_group",
+    "drift": "mlwarden.cli.drift_cmd:drift_command",
 }
 
 

@@ -18,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mlwarden.monitor.profile import ReferenceProfile
+from mlwarden.monitor.stats import chi2_two_sample, holm, psi
 
-_EPS = 1e-4
+__all__ = ["DriftVerdict", "OnlineDriftMonitor", "SlidingHistogram", "compare", "holm", "psi"]
 
 
 @dataclass(frozen=True)
@@ -43,50 +44,6 @@ class DriftVerdict:
     @property
     def max_psi(self) -> float:
         return float(self.psi.max()) if len(self.psi) else 0.0
-
-
-def chi2_two_sample(ref: NDArray[np.int64], win: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per-row p-value that two ``(d, bins)`` histograms come from one distribution."""
-    from scipy.stats import chi2
-
-    ref = ref.astype(np.float64)
-    win = win.astype(np.float64)
-    n_ref = ref.sum(axis=1, keepdims=True)
-    n_win = win.sum(axis=1, keepdims=True)
-    both = ref + win
-    total = np.maximum(n_ref + n_win, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        e_ref = both * n_ref / total
-        e_win = both * n_win / total
-        terms = np.where(both > 0, (ref - e_ref) ** 2 / e_ref + (win - e_win) ** 2 / e_win, 0.0)
-    stat = np.nan_to_num(terms, nan=0.0, posinf=0.0).sum(axis=1)
-    dof = (both > 0).sum(axis=1) - 1
-    pvalues = np.ones(len(ref))
-    ok = (dof > 0) & (n_win[:, 0] > 0)
-    pvalues[ok] = chi2.sf(stat[ok], dof[ok])
-    return pvalues
-
-
-def psi(ref: NDArray[np.int64], win: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Per-row population stability index of window ``win`` against reference ``ref``."""
-    r = ref / np.maximum(ref.sum(axis=1, keepdims=True), 1)
-    w = win / np.maximum(win.sum(axis=1, keepdims=True), 1)
-    r = np.maximum(r, _EPS)
-    w = np.maximum(w, _EPS)
-    out: NDArray[np.float64] = ((w - r) * np.log(w / r)).sum(axis=1)
-    return out
-
-
-def holm(pvalues: NDArray[np.float64], alpha: float) -> NDArray[np.bool_]:
-    """Holm-Bonferroni step-down: which hypotheses are rejected at family-wise level ``alpha``."""
-    m = len(pvalues)
-    order = np.argsort(pvalues)
-    rejected = np.zeros(m, dtype=bool)
-    for rank, index in enumerate(order):
-        if pvalues[index] > alpha / (m - rank):
-            break
-        rejected[index] = True
-    return rejected
 
 
 def compare(
