@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from mlwarden.assess.settings import AssessSettings
 from mlwarden.attacks.settings import AuditSettings
 from mlwarden.data.settings import DataSettings
 from mlwarden.errors import ConfigError
@@ -181,6 +182,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    assess: AssessSettings = Field(default_factory=AssessSettings)
 
     @classmethod
     def settings_customise_sources(

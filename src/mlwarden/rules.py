@@ -366,6 +366,7 @@ CONCERN_RULE_MODULES: tuple[str, ...] = (
     "mlwarden.linter.rules",
     "mlwarden.attacks.privacy_rules",
     "mlwarden.monitor.rules",
+    "mlwarden.assess.rules",
 )
 
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "watermark": "mlwarden.cli.watermark_cmd:watermark_group",
     "gate": "mlwarden.cli.gate_cmd:gate_group",
     "drift": "mlwarden.cli.drift_cmd:drift_command",
+    "assess": "mlwarden.cli.assess_cmd:assess_command",
 }
 
 
