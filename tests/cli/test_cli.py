@@ -124,8 +124,8 @@ def test_config_init_and_show(tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["scan"]["fail_on"] == "medium"
 
 
-def test_demo_runs_and_catches_every_planted_payload(tmp_path: Path) -> None:
-    code, out = run("demo", "--keep", str(tmp_path / "demo"))
+def test_scanner_demo_catches_every_planted_payload() -> None:
+    code, out = run("demo", "--scanner")
     assert code == 0, out
     assert "every planted payload caught" in out
 

@@ -246,7 +246,7 @@ def _entry(
     measured = judged.summary if judged else _measured(risk, outcomes)
     own = _OWN_PREFIX.get(risk, "AUD-")
     others = [f for f in counted if f.severity.rank >= 2 and not f.rule_id.startswith(own)]
-    summary = measured or _finding_summary(findings)
+    summary = measured or _finding_summary(findings) or f"No finding ({', '.join(checks)})."
     if measured and others:
         summary += f" Also: {_finding_summary(others)}"
     facts: dict[str, Any] = {"checks": ", ".join(checks), "findings": len(findings)}
@@ -289,7 +289,7 @@ def _reported(outcome: Outcome, risk: RiskId) -> bool:
 
 def _finding_summary(findings: list[Finding]) -> str:
     if not findings:
-        return "No finding."
+        return ""
     worst_first = sorted(findings, key=lambda f: -f.severity.rank)
     more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
     return f"{worst_first[0].message}{more}."
