@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import Any
 
 from mlwarden._version import __version__
+from mlwarden.assess import AssessInputs, assess
 from mlwarden.errors import MlwardenError
 from mlwarden.findings import Confidence, Finding, Location, Report, Severity
 from mlwarden.risks import RISKS, Risk, RiskId
@@ -38,6 +39,10 @@ _LAZY: dict[str, str] = {
     "Lockfile": "mlwarden.integrity.lockfile",
     "VerificationError": "mlwarden.integrity.errors",
     "LintOptions": "mlwarden.linter",
+    "detect_drift": "mlwarden.monitor.drift",
+    "DriftOptions": "mlwarden.monitor.drift",
+    "build_profile": "mlwarden.monitor.sketch",
+    "DriftProfile": "mlwarden.monitor.sketch",
 }
 
 
@@ -53,8 +58,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "RISKS",
     "RULES",
+    "AssessInputs",
     "Client",
     "Confidence",
+    "DriftOptions",
+    "DriftProfile",
     "Finding",
     "GateFailed",
     "LintOptions",
@@ -71,12 +79,15 @@ __all__ = [
     "Severity",
     "VerificationError",
     "__version__",
+    "assess",
     "audit",
+    "build_profile",
     "check_adapter",
     "check_data",
     "check_generalization",
     "check_membership",
     "demo_dataset",
+    "detect_drift",
     "hash_model",
     "lint",
     "load_model",

@@ -25,7 +25,8 @@ COMMAND_RULE_PREFIXES: Mapping[str, tuple[str, ...]] = {
     "lock": ("INT-LCK-",),
     "lint": ("LINT-",),
     "audit": ("AUD-",),
-    "drift": ("DRIFT-", "MON-"),
+    "drift": ("DRIFT-",),
+    "assess": ("SCAN-", "INT-", "LINT-", "AUD-", "DRIFT-", "DATA-", "GW-", "ASSESS-"),
     "data": ("DATA-",),
     "serve": ("GW-",),
 }
