@@ -26,7 +26,6 @@ COMMAND_RULE_PREFIXES: Mapping[str, tuple[str, ...]] = {
     "lint": ("LINT-",),
     "audit": ("AUD-",),
     "drift": ("DRIFT-",),
-    "assess": ("SCAN-", "INT-", "LINT-", "AUD-", "DRIFT-", "DATA-", "GW-", "ASSESS-"),
     "data": ("DATA-",),
     "serve": ("GW-",),
 }
