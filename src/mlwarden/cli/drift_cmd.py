@@ -82,7 +82,10 @@ def _reference(reference: Path, flags: dict[str, Any]) -> Any:
     frame = load_frame(reference)
     if flags["save_profile"] is not None:
         settings = load_settings(flags["config_file"])
-        profile = build_profile(frame, bins=settings.drift.bins)
+        keep = [c.strip() for c in flags["columns"].split(",")] if flags["columns"] else None
+        # Only the columns tested go into the profile (category labels of others never do).
+        chosen = frame.select(keep, [c for c in flags["exclude"] if c in frame.names])
+        profile = build_profile(chosen, bins=settings.drift.bins)
         key = _signing_key(flags)
         if key is not None:
             profile = profile.sign(key)

@@ -177,10 +177,13 @@ def detect_drift(
     common = [n for n in wanted if n in cur.names]
     if not common:
         raise UsageError("the reference and the current data have no column in common")
-    kinds = {n: "numeric" if cur.is_numeric(n) else "categorical" for n in common}
+    kinds = {n: _kind(cur.column(n), profile.sketch(n)) for n in common}
     changed = tuple(n for n in common if kinds[n] != profile.sketch(n).kind)
     tested = [n for n in common if n not in changed]
-    raw = [_test(profile.sketch(n), cur.column(n)) for n in _progress(tested, progress)]
+    raw = [
+        _test(profile.sketch(n), _values(cur.column(n), profile.sketch(n)))
+        for n in _progress(tested, progress)
+    ]
     features = _decide(raw, options)
     domain, note = _domain(ref_frame, cur, tested, options, progress)
     return DriftResult(
@@ -194,6 +197,21 @@ def detect_drift(
         changed,
         options,
     )
+
+
+def _kind(values: NDArray[Any], sketch: Sketch) -> str:
+    """The column's kind; an all-missing column takes the reference's (it is missing, not
+    re-typed)."""
+    if values.dtype.kind == "f":
+        return sketch.kind if np.isnan(values).all() else "numeric"
+    return "categorical"
+
+
+def _values(values: NDArray[Any], sketch: Sketch) -> NDArray[Any]:
+    """An all-missing column of a categorical reference column, as missing categories."""
+    if sketch.kind == "categorical" and values.dtype.kind == "f":
+        return np.full(len(values), None, dtype=object)
+    return values
 
 
 def _wanted(

@@ -128,7 +128,7 @@ def _domain_block(result: DriftResult) -> dict[str, Any]:
     d = result.domain
     return {
         "ran": True,
-        "auc": round(d.auc, 4),
+        "auc": d.auc,
         "p_value": d.pvalue,
         "rows_per_side": d.rows,
         "drifted": d.drifted,

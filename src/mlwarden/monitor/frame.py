@@ -10,6 +10,7 @@ empty cells and ``NA``/``NaN``/``null`` are missing values.
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,10 +90,11 @@ def load_frame(path: str | Path) -> Frame:
     suffix = path.suffix.lower()
     readers = {".csv": _csv, ".tsv": _csv, ".txt": _csv, ".parquet": _parquet, ".pq": _parquet}
     if suffix in (".npz", ".npy"):
-        return _numpy(path)
-    if suffix not in readers:
+        frame = _numpy(path)
+    elif suffix in readers:
+        frame = readers[suffix](path)
+    else:
         raise InputError(f"{path}: unknown data format {suffix or '(no suffix)'!r}")
-    frame = readers[suffix](path)
     if frame.rows == 0:
         raise InputError(f"{path} has no rows")
     return frame
@@ -117,8 +119,18 @@ def _typed(col: NDArray[Any]) -> NDArray[Any]:
     return _from_text(cells)
 
 
+_BOOLEAN = {"true": 1.0, "false": 0.0}
+
+
 def _from_text(cells: list[str]) -> NDArray[Any]:
     missing = [c.strip().lower() in _MISSING for c in cells]
+    words = {c.strip().lower() for c, m in zip(cells, missing, strict=True) if not m}
+    if words and words <= _BOOLEAN.keys():  # as pyarrow reads them: numbers
+        values = [
+            float("nan") if m else _BOOLEAN[c.strip().lower()]
+            for c, m in zip(cells, missing, strict=True)
+        ]
+        return np.array(values, dtype=np.float64)
     try:
         values = [float("nan") if m else float(c) for c, m in zip(cells, missing, strict=True)]
     except ValueError:
@@ -140,7 +152,7 @@ def _csv(path: Path) -> Frame:
         )
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise InputError(f"cannot read {path}: {exc}") from None
-    return _arrow(table)
+    return _arrow(table, path)
 
 
 def _csv_stdlib(path: Path) -> Frame:
@@ -171,30 +183,42 @@ def _parquet(path: Path) -> Frame:
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    return _arrow(table)
+    return _arrow(table, path)
 
 
-def _arrow(table: Any) -> Frame:
+def _arrow(table: Any, path: Path) -> Frame:
     import pyarrow as pa
 
     columns: dict[str, NDArray[Any]] = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
+    try:
+        names = [str(n) for n in table.column_names]
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the header is not UTF-8 text") from None
+    for name, col in zip(names, table.columns, strict=True):
         kind = col.type
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             arr = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            columns[str(name)] = np.asarray(arr, dtype=np.float64)
+            columns[name] = np.asarray(arr, dtype=np.float64)
         else:
-            columns[str(name)] = _typed(np.asarray(col.to_pylist(), dtype=object))
+            cells = [_text(v) for v in col.to_pylist()]
+            columns[name] = _typed(np.asarray(cells, dtype=object))
     return Frame(tuple(columns), tuple(columns.values()))
+
+
+def _text(value: Any) -> Any:
+    """Bytes that are not UTF-8 (pyarrow reads them as binary) become text with U+FFFD."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _numpy(path: Path) -> Frame:
     try:
-        if path.suffix.lower() == ".npy":
-            return as_frame(np.load(path, allow_pickle=False))
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+        with path.open("rb") as stream:
+            loaded = np.load(stream, allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                return _array_frame(loaded, path)
+            with loaded as data:
+                arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     key = next((k for k in ("X", "x", "features", "data") if k in arrays), None)
     two_d = [k for k, v in arrays.items() if v.ndim == 2]
@@ -202,5 +226,15 @@ def _numpy(path: Path) -> Frame:
     if key is None:
         raise InputError(f"{path}: no feature array (name it X)")
     names = next((arrays[k] for k in ("names", "feature_names", "columns") if k in arrays), None)
-    x = arrays[key].reshape(len(arrays[key]), -1)
-    return as_frame(x, [str(n) for n in names.tolist()] if names is not None else None)
+    return _array_frame(
+        arrays[key], path, [str(n) for n in names.tolist()] if names is not None else None
+    )
+
+
+def _array_frame(x: NDArray[Any], path: Path, names: list[str] | None = None) -> Frame:
+    if x.ndim == 0 or len(x) == 0:
+        raise InputError(f"{path} has no rows")
+    try:
+        return as_frame(x.reshape(len(x), -1), names)
+    except UsageError as exc:
+        raise InputError(f"{path}: {exc}") from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,8 +65,14 @@ class NumericSketch:
         return np.linspace(self.lo, self.hi, len(self.counts) - 1)
 
     def bin(self, values: NDArray[Any]) -> Binned:
-        """Count ``values`` (float64, NaN = missing) on this column's bins."""
+        """Count ``values`` (float64, NaN = missing) on this column's bins.
+
+        Raises:
+            UsageError: a value is infinite (no distance to it is finite).
+        """
         values = np.asarray(values, dtype=np.float64)
+        if np.isinf(values).any():
+            raise UsageError(f"column {self.name!r} holds infinite values")
         nan = np.isnan(values)
         missing = int(nan.sum())
         if missing:
@@ -169,6 +176,8 @@ class DriftProfile:
             features = tuple(_sketch_from(f) for f in data["features"])
             signature = data.get("signature")
             profile = cls(int(data["rows"]), features, dict(signature) if signature else None)
+            if profile.rows < 0:
+                raise ValueError("negative row count")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"invalid drift profile: {exc}") from None
         if len(set(profile.names)) != len(profile.names) or not features:
@@ -309,9 +318,17 @@ def _sketch_dict(sketch: Sketch) -> dict[str, Any]:
 def _sketch_from(data: dict[str, Any]) -> Sketch:
     if data["kind"] == "numeric":
         counts = _unruns(data["counts"])
-        lo, hi = float(data["lo"]), float(data["hi"])
+        numbers = [float(data[k]) for k in ("lo", "hi", "below", "above", "mean", "std")]
+        lo, hi = numbers[0], numbers[1]
         if len(counts) < 10 or not hi > lo or (counts < 0).any():
             raise ValueError(f"column {data['name']!r}: bad histogram")
+        if (
+            not all(math.isfinite(v) for v in numbers)
+            or min(numbers[2], numbers[3], numbers[5]) < 0
+        ):
+            raise ValueError(f"column {data['name']!r}: a summary number is not finite or < 0")
+        if int(data["missing"]) < 0:
+            raise ValueError(f"column {data['name']!r}: negative missing count")
         return NumericSketch(
             str(data["name"]),
             lo,
@@ -329,6 +346,8 @@ def _sketch_from(data: dict[str, Any]) -> Sketch:
     counts = np.asarray(data["counts"], dtype=np.int64)
     if len(cats) != len(counts) or len(set(cats)) != len(cats):
         raise ValueError(f"column {data['name']!r}: categories and counts differ")
+    if (counts < 0).any() or int(data["missing"]) < 0:
+        raise ValueError(f"column {data['name']!r}: negative counts")
     return CategoricalSketch(str(data["name"]), cats, counts, int(data["missing"]))
 
 
