@@ -69,10 +69,14 @@ def assess(
 
     Returns:
         A report with command ``"assess"``; ``evidence["risks"]`` holds the verdicts.
+
+    Raises:
+        InputError: a given path does not exist (nothing runs).
     """
     from mlwarden.attacks.registry import AuditEvent
     from mlwarden.config import load_settings
 
+    inputs.check()
     settings = settings or load_settings()
     started = datetime.now(timezone.utc)
     ctx: dict[str, Any] = {"on_event": on_event}

@@ -57,9 +57,35 @@ class AssessInputs:
     base_model: str | None = None
     name: str | None = None
 
+    def check(self) -> None:
+        """Raise :class:`~mlwarden.errors.InputError` naming every given path that is missing.
+
+        Data may also name a bundled dataset (``digits``, ``breast_cancer``, ...).
+        """
+        from mlwarden.datasets import DEMO_DATASETS
+        from mlwarden.errors import InputError
+
+        paths = {k: getattr(self, k) for k in _PATH_FIELDS if getattr(self, k)}
+        missing = [
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in paths.items()
+            if not Path(v).exists() and not (k in _DATA_FIELDS and v in DEMO_DATASETS)
+        ]
+        if missing:
+            raise InputError(f"not found: {', '.join(missing)}")
+        if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
+            raise InputError(f"--endpoint takes an http(s):// URL, not {self.endpoint!r}")
+
     def __repr__(self) -> str:  # the API key stays out of logs and tracebacks
         shown = replace(self, api_key="***" if self.api_key else None)
         return "AssessInputs(" + ", ".join(f"{k}={v!r}" for k, v in vars(shown).items()) + ")"
+
+
+_PATH_FIELDS = (
+    "model", "train", "test", "serving", "artifacts", "code", "policy", "signature",
+    "public_key", "lockfile", "base_model",
+)  # fmt: skip
+_DATA_FIELDS = ("train", "test", "serving")
 
 
 class Skip(Exception):

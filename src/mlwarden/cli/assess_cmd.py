@@ -1,7 +1,8 @@
 """`mlwarden assess`: every check whose inputs are present, one verdict per OWASP ML risk.
 
 Thin: parse flags -> settings -> :func:`mlwarden.assess.runner.assess` -> render -> exit code
-(1 when a risk's verdict reaches ``--fail-on``, fail by default; 2 on bad input).
+(1 when a risk's verdict reaches ``--fail-on``, fail by default; otherwise 2 when a check
+failed on its input, or on bad input such as a missing file).
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ def assess_command(**flags: Any) -> None:
     else:
         write_output(render(report, fmt), flags["output"])
     failing = failing_risks(report, settings.assess.fail_on)
-    sys.exit(ExitCode.FINDINGS if failing else ExitCode.OK)
+    if failing:
+        sys.exit(ExitCode.FINDINGS)
+    # A check that could not run on what was given (an invalid policy file, ...) is an error.
+    sys.exit(ExitCode.ERROR if report.errors else ExitCode.OK)
 
 
 def _api_key(flags: dict[str, Any]) -> str | None:
