@@ -55,3 +55,26 @@ def handle_errors(fn: F) -> F:
             sys.exit(ExitCode.ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def signing_key(key_file: Path | None, passphrase_env: str | None) -> Any:
+    """The PEM private key of ``--sign-key`` (passphrase from ``--passphrase-env``), or None."""
+    if key_file is None:
+        return None
+    import os
+
+    from mlwarden.integrity.keys import load_private_key
+
+    passphrase = os.environ.get(passphrase_env) if passphrase_env else None
+    if passphrase_env and passphrase is None:
+        raise MlwardenError(f"environment variable {passphrase_env} is not set")
+    return load_private_key(key_file, passphrase)
+
+
+def public_key(path: Path | None) -> Any:
+    """The PEM public key at ``path``, or None."""
+    if path is None:
+        return None
+    from mlwarden.integrity.keys import load_public_key
+
+    return load_public_key(path)

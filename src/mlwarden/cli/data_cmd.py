@@ -13,10 +13,15 @@ from typing import Any
 
 import click
 
-from mlwarden.cli._common import handle_errors, stdout_console, write_output
+from mlwarden.cli._common import (
+    handle_errors,
+    public_key,
+    signing_key,
+    stdout_console,
+    write_output,
+)
 from mlwarden.cli.exit_codes import ExitCode, exit_code_for
 from mlwarden.config import load_settings
-from mlwarden.errors import MlwardenError
 
 _SEVERITIES = click.Choice(["info", "low", "medium", "high", "critical"], case_sensitive=False)
 _P = click.Path(path_type=Path)
@@ -65,8 +70,8 @@ def check_command(train: Path, **flags: Any) -> None:
         baseline=flags["baseline"],
         model=model,
         settings=settings.data,
-        sign_key=_signing_key(flags),
-        verify_key=_verify_key(flags["baseline_key"]),
+        sign_key=signing_key(flags["sign_key"], flags["passphrase_env"]),
+        verify_key=public_key(flags["baseline_key"]),
     )
     if flags["manifest_out"] is not None:
         write_output(result.manifest.to_json(), flags["manifest_out"])
@@ -143,25 +148,3 @@ def _model(spec: str | None, shape: str | None, train: Path, label: str | int | 
     table = load_table(train, label)
     dims = tuple(int(v) for v in shape.lower().split("x")) if shape else table.X.shape[1:]
     return load_model(spec, input_shape=dims, n_classes=int(table.y.max()) + 1)
-
-
-def _signing_key(flags: dict[str, Any]) -> Any:
-    if flags["sign_key"] is None:
-        return None
-    import os
-
-    from mlwarden.integrity.keys import load_private_key
-
-    env = flags["passphrase_env"]
-    passphrase = os.environ.get(env) if env else None
-    if env and passphrase is None:
-        raise MlwardenError(f"environment variable {env} is not set")
-    return load_private_key(flags["sign_key"], passphrase)
-
-
-def _verify_key(path: Path | None) -> Any:
-    if path is None:
-        return None
-    from mlwarden.integrity.keys import load_public_key
-
-    return load_public_key(path)

@@ -13,10 +13,17 @@ from typing import Any
 
 import click
 
-from mlwarden.cli._common import handle_errors, stderr_console, stdout_console, write_output
+from mlwarden.cli._common import (
+    handle_errors,
+    public_key,
+    signing_key,
+    stderr_console,
+    stdout_console,
+    write_output,
+)
 from mlwarden.cli.exit_codes import ExitCode, exit_code_for
 from mlwarden.config import load_settings
-from mlwarden.errors import MlwardenError, UsageError
+from mlwarden.errors import UsageError
 from mlwarden.integrity.errors import VerificationError
 
 _SEVERITIES = click.Choice(["info", "low", "medium", "high", "critical"], case_sensitive=False)
@@ -75,7 +82,7 @@ def _reference(reference: Path, flags: dict[str, Any]) -> Any:
     if reference.suffix.lower() == ".json":
         profile = DriftProfile.load(reference)
         if flags["profile_key"] is not None:
-            profile.verify(_public_key(flags["profile_key"]))
+            profile.verify(public_key(flags["profile_key"]))
         return profile
     if flags["profile_key"] is not None:
         raise UsageError("--profile-key checks a saved profile; REFERENCE is data")
@@ -86,7 +93,7 @@ def _reference(reference: Path, flags: dict[str, Any]) -> Any:
         # Only the columns tested go into the profile (category labels of others never do).
         chosen = frame.select(keep, [c for c in flags["exclude"] if c in frame.names])
         profile = build_profile(chosen, bins=settings.drift.bins)
-        key = _signing_key(flags)
+        key = signing_key(flags["sign_key"], flags["passphrase_env"])
         if key is not None:
             profile = profile.sign(key)
         profile.save(flags["save_profile"])
@@ -154,23 +161,3 @@ def _overrides(flags: dict[str, Any]) -> dict[str, Any]:
         },
         "report": {"format": flags["fmt"]},
     }
-
-
-def _signing_key(flags: dict[str, Any]) -> Any:
-    if flags["sign_key"] is None:
-        return None
-    import os
-
-    from mlwarden.integrity.keys import load_private_key
-
-    env = flags["passphrase_env"]
-    passphrase = os.environ.get(env) if env else None
-    if env and passphrase is None:
-        raise MlwardenError(f"environment variable {env} is not set")
-    return load_private_key(flags["sign_key"], passphrase)
-
-
-def _public_key(path: Path) -> Any:
-    from mlwarden.integrity.keys import load_public_key
-
-    return load_public_key(path)
