@@ -175,6 +175,11 @@ class ReferenceProfile:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReferenceProfile:
         """Rebuild a profile written by :meth:`to_dict`."""
+        if data.get("kind") == "mlwarden-drift-profile":
+            raise InputError(
+                "this is a drift profile (mlwarden drift --save-profile), which holds no rows; "
+                "the gateway needs the training data or a gateway profile as its reference"
+            )
         if data.get("version") != PROFILE_VERSION:
             raise InputError(f"unsupported reference profile version {data.get('version')!r}")
         try:
