@@ -150,7 +150,8 @@ def check_endpoint(url: str, api_key: str | None, example: list[float]) -> Repor
     facts: dict[str, Any] = {"url": url}
     try:
         bare = httpx.post(url, json=body, timeout=10.0)
-        headers = {"X-API-Key": api_key} if api_key else {}
+        # The gateway reads a bearer token by default and X-API-Key when so configured.
+        headers = {"Authorization": f"Bearer {api_key}", "X-API-Key": api_key} if api_key else {}
         keyed = httpx.post(url, json=body, headers=headers, timeout=10.0)
     except httpx.HTTPError as exc:
         raise InputError(f"cannot reach {url}: {exc}") from None

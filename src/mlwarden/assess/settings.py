@@ -9,7 +9,7 @@ fail, medium: warn).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,15 +55,24 @@ class AssessSettings(BaseModel):
         1000, ge=1, description="ML05: queries the extraction is judged at (per output policy)."
     )
 
-    @model_validator(mode="after")
-    def _ordered(self) -> AssessSettings:
+    @model_validator(mode="before")
+    @classmethod
+    def _ordered(cls, data: Any) -> Any:
+        """Warn thresholds come before fail ones (checked before an assignment lands)."""
+        if not isinstance(data, dict):
+            return data
         pairs = (
-            ("robust_fail", "robust_warn", self.robust_fail <= self.robust_warn),
-            ("advantage_warn", "advantage_fail", self.advantage_warn <= self.advantage_fail),
-            ("mia_tpr_warn", "mia_tpr_fail", self.mia_tpr_warn <= self.mia_tpr_fail),
-            ("fidelity_warn", "fidelity_fail", self.fidelity_warn <= self.fidelity_fail),
+            ("robust_fail", "robust_warn"),
+            ("advantage_warn", "advantage_fail"),
+            ("mia_tpr_warn", "mia_tpr_fail"),
+            ("fidelity_warn", "fidelity_fail"),
         )
-        for low, high, ok in pairs:
-            if not ok:
+        for low, high in pairs:
+            try:
+                a = float(data.get(low, cls.model_fields[low].default))
+                b = float(data.get(high, cls.model_fields[high].default))
+            except (TypeError, ValueError):
+                continue  # the field's own validation reports it
+            if a > b:
                 raise ValueError(f"{low} must not exceed {high}")
-        return self
+        return data

@@ -67,7 +67,7 @@ class AssessInputs:
 
         paths = {k: getattr(self, k) for k in _PATH_FIELDS if getattr(self, k)}
         missing = [
-            f"--{k.replace('_', '-')} {v}"
+            f"{_FLAGS.get(k, '--' + k.replace('_', '-'))} {v}"
             for k, v in paths.items()
             if not Path(v).exists() and not (k in _DATA_FIELDS and v in DEMO_DATASETS)
         ]
@@ -86,6 +86,7 @@ _PATH_FIELDS = (
     "public_key", "lockfile", "base_model",
 )  # fmt: skip
 _DATA_FIELDS = ("train", "test", "serving")
+_FLAGS = {"lockfile": "--lock"}  # fields whose CLI flag is not the field's name
 
 
 class Skip(Exception):
@@ -104,17 +105,19 @@ class Step:
     id: str
     title: str
     risks: tuple[RiskId, ...]
+    #: Every finding of this step also counts for its (single) risk, whatever the rule's own.
+    owns_findings: bool = False
 
 
 STEPS: tuple[Step, ...] = (
     Step("scan", "artifact scan", (R.ML06, R.ML10)),
-    Step("integrity", "signature and approved digest", (R.ML10,)),
+    Step("integrity", "signature and approved digest", (R.ML10,), owns_findings=True),
     # The linter's findings speak to every risk, but clean code only clears ML06 (loading).
     Step("lint", "code lint", (R.ML06,)),
     Step("data", "training-data checks", (R.ML02,)),
     Step("drift", "training-serving drift", (R.ML08,)),
     Step("attacks", "attacks", (R.ML01, R.ML03, R.ML04, R.ML05, R.ML07)),
-    Step("base_model", "base-model source", (R.ML07,)),
+    Step("base_model", "base-model source", (R.ML07,), owns_findings=True),
     Step("policy", "gateway policy review", (R.ML01, R.ML03, R.ML05, R.ML08, R.ML09, R.ML10)),
     Step("endpoint", "live endpoint checks", (R.ML05, R.ML09)),
 )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlwarden.assess.mitigations import MITIGATIONS
 from mlwarden.assess.steps import Step
-from mlwarden.findings import Finding, Report
+from mlwarden.findings import Finding, Report, Severity
 from mlwarden.report.status import RiskStatus, evidence_risk, rule_risk, status_from_findings
 from mlwarden.risks import RISKS, RiskId
 
@@ -219,13 +219,32 @@ def risk_entries(
             risk = rule_risk(f.rule_id)
             if risk is not None:
                 findings[risk].append(f)
+            # A check of one risk speaks to it whatever its rules' risks (a signature that
+            # does not verify is an ML06 rule, and ML10's integrity is not established).
+            if outcome.step.owns_findings and outcome.step.risks[0] != risk:
+                findings[outcome.step.risks[0]].append(f)
     attack = next((o.report for o in outcomes if o.step.id == "attacks" and o.report), None)
     judged = judgements(attack, cfg, controls) if attack is not None else {}
-    return {r.value: _entry(r, outcomes, findings[r], judged.get(r)) for r in RISKS}
+    served = served_policy(controls)
+    return {
+        r.value: _entry(r, outcomes, findings[r], judged.get(r), _judged_rules(served))
+        for r in RISKS
+    }
+
+
+def _judged_rules(served: str) -> frozenset[str]:
+    """Attack findings that do not vote: those judged here, and equation solving (from every
+    probability) when the gateway serves less."""
+    needs_scores = served.startswith(("probabilities", "rounded"))
+    return JUDGED_HERE if needs_scores else JUDGED_HERE | {"AUD-EXT-002"}
 
 
 def _entry(
-    risk: RiskId, outcomes: list[Outcome], findings: list[Finding], judged: Judgement | None
+    risk: RiskId,
+    outcomes: list[Outcome],
+    findings: list[Finding],
+    judged: Judgement | None,
+    silent: frozenset[str] = JUDGED_HERE,
 ) -> dict[str, Any]:
     checks = [o.step.title for o in outcomes if risk in o.covers() or _reported(o, risk)]
     advice = MITIGATIONS[risk]
@@ -239,13 +258,17 @@ def _entry(
             "enable": enable,
             "summary": f"Not assessed: {reason}.",
         }
-    counted = [f for f in findings if f.rule_id not in JUDGED_HERE or judged is None]
+    counted = [f for f in findings if f.rule_id not in silent or judged is None]
     status = worst(
         status_from_findings(counted, covered=True), judged.status if judged else RiskStatus.PASS
     )
     measured = judged.summary if judged else _measured(risk, outcomes)
     own = _OWN_PREFIX.get(risk, "AUD-")
-    others = [f for f in counted if f.severity.rank >= 2 and not f.rule_id.startswith(own)]
+    others = [
+        f
+        for f in counted
+        if f.severity.rank >= Severity.MEDIUM.rank and not f.rule_id.startswith(own)
+    ]
     summary = measured or _finding_summary(findings) or f"No finding ({', '.join(checks)})."
     if measured and others:
         summary += f" Also: {_finding_summary(others)}"
@@ -284,7 +307,10 @@ def _measured(risk: RiskId, outcomes: list[Outcome]) -> str:
 def _reported(outcome: Outcome, risk: RiskId) -> bool:
     """The step reported a finding of ``risk`` (the linter speaks to every risk this way)."""
     found = outcome.report.findings if outcome.report else ()
-    return any(rule_risk(f.rule_id) == risk for f in found)
+    # A low or informational finding is a hint, not an examination of the risk.
+    return any(
+        rule_risk(f.rule_id) == risk and f.severity.rank >= Severity.MEDIUM.rank for f in found
+    )
 
 
 def _finding_summary(findings: list[Finding]) -> str:

@@ -73,9 +73,10 @@ def run_demo(
     if on_event is not None:
         on_event(AuditEvent("demo", "training both setups", 1, 1))
     base = settings or load_settings()
-    cfg = base.model_copy(
-        update={"assess": base.assess.model_copy(update={"quick": quick or base.assess.quick})}
+    assess_cfg = base.assess.model_validate(
+        {**base.assess.model_dump(), "quick": quick or base.assess.quick}
     )
+    cfg = base.model_copy(update={"assess": assess_cfg})
     reports = tuple(assess(s.inputs, cfg, on_event=_tagged(on_event, s.name)) for s in setups)
     vulnerable, secure = reports
     html = root / "report.html"
