@@ -292,3 +292,36 @@ def test_cli_scanner_demo_catches_every_payload_without_running_one(
     assert result.exit_code == 0, result.output
     assert "every planted payload caught, every benign file clean" in result.stdout
     assert calls == []
+
+
+def test_the_demo_report_lays_out_in_a_real_browser(run: Run, tmp_path: Path) -> None:
+    """Headless Chromium renders the side-by-side report: ten tiles, a section per risk,
+    plots in both columns, and no script."""
+    import re
+    import subprocess
+
+    browser = next(
+        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
+    )
+    if browser is None:
+        reason = "headless Chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("MLWARDEN_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dump-dom"]
+    done = subprocess.run(
+        [browser, *flags, f"--user-data-dir={tmp_path / 'profile'}", run.result.html.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert len(re.findall(r'class="tile st-(?:pass|warn|fail|na)"', dom)) == 10
+    sections = re.findall(r'<section class="card risk st-[a-z]+" id="(ml\d\d)">', dom)
+    assert sections == [r.lower() for r in RISK_IDS]
+    plots = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" viewBox="[^"]+" role="img"', dom)
+    assert len(plots) >= 8  # robust accuracy, MIA ROC, extraction, drift... on both sides
+    assert "Vulnerable setup" in dom and "Secure setup" in dom
+    assert "<script" not in dom.lower()
