@@ -228,7 +228,7 @@ def test_no_attacks_leaves_the_attack_risks_not_assessed(work: Work) -> None:
         entry = report.evidence["risks"][risk]
         assert entry["status"] == "not assessed"
         assert "switched off" in entry["reason"]
-        assert entry["enable"] == "[assess] attacks"
+        assert entry["enable"].startswith("[assess] attacks")
 
 
 def test_attacks_with_held_out_data_only_measure_evasion(work: Work) -> None:
@@ -244,7 +244,7 @@ def test_attacks_with_held_out_data_only_measure_evasion(work: Work) -> None:
     for risk in ("ML03", "ML05"):  # the policy review would assess these too
         entry = report.evidence["risks"][risk]
         assert entry["status"] == "not assessed"
-        assert entry["enable"] in ("--train D beside --test D", "--policy mlwarden.toml")
+        assert "--train D beside --test D" in entry["enable"]
     assert report.errors == ()
 
 

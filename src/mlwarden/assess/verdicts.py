@@ -322,13 +322,25 @@ def _finding_summary(findings: list[Finding]) -> str:
 
 
 def _why_not(risk: RiskId, outcomes: list[Outcome]) -> tuple[str, str]:
+    """Why no check examined ``risk`` (every reason, errors first) and what would enable it."""
     for outcome in outcomes:
         if risk in outcome.step.risks and outcome.error:
             return outcome.error, "fix the error above and run again"
+    reasons: list[tuple[str, str]] = []
     for outcome in outcomes:
-        if risk in outcome.step.risks and outcome.skip:
-            return outcome.skip, outcome.enable
-    for outcome in outcomes:
-        if risk in outcome.step.risks and outcome.step.id == "attacks" and outcome.report:
-            return "the attacks that measure it did not run", "--train D beside --test D"
-    return "no check of this risk had its inputs", "see mlwarden assess --help"
+        if risk not in outcome.step.risks:
+            continue
+        if outcome.skip:
+            reasons.append((outcome.skip, outcome.enable))
+        elif outcome.step.id == "attacks" and outcome.report is not None:
+            what = "membership, inversion and extraction" if risk is not RiskId.ML07 else "it"
+            reasons.insert(
+                0,
+                (
+                    f"the attacks ran without training records ({what} need them)",
+                    "--train D beside --test D",
+                ),
+            )
+    if not reasons:
+        return "no check of this risk had its inputs", "see mlwarden assess --help"
+    return "; ".join(r for r, _ in reasons), "; or ".join(e for _, e in reasons)
