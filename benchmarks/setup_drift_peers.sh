@@ -13,16 +13,11 @@
 # Usage: benchmarks/setup_drift_peers.sh
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.peers/evidently"
-python="${PYTHON:-python3}"
-
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
-fi
+# shellcheck source=benchmarks/_peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_peers.sh"
+venv="$(peer_venv evidently)"
 if ! "$venv/bin/python" -c 'import evidently, pandas, threadpoolctl' >/dev/null 2>&1; then
-    "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-    "$venv/bin/python" -m pip install --quiet evidently "pandas<3" threadpoolctl
+    peer_install evidently evidently "pandas<3" threadpoolctl
 fi
 "$venv/bin/python" - <<'PY'
 import evidently, pandas, scipy

@@ -9,19 +9,16 @@
 # Usage: benchmarks/setup_evasion_peers.sh
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.peers/art"
-python="${PYTHON:-python3}"
+# shellcheck source=benchmarks/_peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_peers.sh"
 torch_version="${TORCH_VERSION:-2.13.0}"
 # The benchmark hands scikit-learn models to ART as joblib files: same version as the project.
-project_python="$here/../.venv/bin/python"
+project_python="$peers_dir/../../.venv/bin/python"
 sklearn_version="${SKLEARN_VERSION:-$("$project_python" -c 'import sklearn; print(sklearn.__version__)' 2>/dev/null || true)}"
 
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet "torch==$torch_version"
-"$venv/bin/python" -m pip install --quiet adversarial-robustness-toolbox packaging \
+venv="$(peer_venv art)"
+peer_install art "torch==$torch_version"
+peer_install art adversarial-robustness-toolbox packaging \
     "scikit-learn${sklearn_version:+==$sklearn_version}"
 "$venv/bin/python" - <<'PY'
 import art, torch, sklearn

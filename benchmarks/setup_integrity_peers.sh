@@ -7,21 +7,10 @@
 # Re-running reuses the venv and only (re)installs the packages.
 set -uo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$here/.peers/model_signing"
-python="${PYTHON:-python3}"
+# shellcheck source=benchmarks/_peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_peers.sh"
 status=0
-
-if [ ! -x "$venv/bin/python" ]; then
-    "$python" -m venv "$venv" || { echo "venv failed for model_signing" >&2; exit 1; }
-fi
-"$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-if "$venv/bin/python" -m pip install --quiet model-signing pyopenssl; then
-    "$venv/bin/python" -m pip show model-signing | sed -n 's/^Version: /model-signing version: /p'
-else
-    echo "install failed for model-signing; the benchmark will report it as unavailable" >&2
-    status=1
-fi
+peer_install model_signing model-signing pyopenssl || status=1
 
 if ! command -v b3sum >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1; then

@@ -6,9 +6,8 @@
 # Usage: benchmarks/setup_lint_peers.sh [TOOL...]    (default: bandit ruff semgrep)
 set -uo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-peers_dir="$here/.peers"
-python="${PYTHON:-python3}"
+# shellcheck source=benchmarks/_peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/_peers.sh"
 tools=("$@")
 if [ "${#tools[@]}" -eq 0 ]; then
     tools=(bandit ruff semgrep)
@@ -28,17 +27,7 @@ for tool in "${tools[@]}"; do
         status=1
         continue
     fi
-    venv="$peers_dir/$tool"
-    echo "== $tool -> $venv"
-    if [ ! -x "$venv/bin/python" ]; then
-        "$python" -m venv "$venv" || { echo "venv failed for $tool" >&2; status=1; continue; }
-    fi
-    "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-    if "$venv/bin/python" -m pip install --quiet ${spec[$tool]}; then
-        "$venv/bin/python" -m pip show "$tool" 2>/dev/null | sed -n 's/^Version: /   version: /p'
-    else
-        echo "install failed for $tool; the benchmark will report it as unavailable" >&2
-        status=1
-    fi
+    # shellcheck disable=SC2086  # spec may hold several requirement words on purpose
+    peer_install "$tool" ${spec[$tool]} || status=1
 done
 exit "$status"
