@@ -5,7 +5,8 @@
 # benchmark (benchmarks/scan_bench.py) calls them as subprocess CLIs from there. The folder is
 # git-ignored. Re-running the script reuses an existing venv and only (re)installs the tool.
 #
-# Usage: benchmarks/setup_peers.sh [TOOL...]    (default: picklescan modelscan fickling)
+# Usage: benchmarks/setup_peers.sh [TOOL...]    (default: picklescan modelscan fickling;
+#        the linters bandit, ruff and semgrep are set up by benchmarks/setup_lint_peers.sh)
 set -uo pipefail
 
 # shellcheck source=benchmarks/_peers.sh
@@ -27,6 +28,9 @@ declare -A spec=(
     [picklescan]="picklescan numpy"
     [modelscan]="modelscan"
     [fickling]="fickling typing_extensions"
+    [bandit]="bandit"
+    [ruff]="ruff"
+    [semgrep]="semgrep"
 )
 
 status=0

@@ -15,14 +15,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlwarden.attacks.queries import QueryOracle
-from mlwarden.attacks.results import AttackResult
+from mlwarden.attacks.queries import BatchedRun, QueryOracle
 from mlwarden.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from mlwarden.attacks.results import AttackResult
     from mlwarden.attacks.threat import ThreatModel
     from mlwarden.models.base import Classifier
 
@@ -84,18 +84,10 @@ def hopskipjump(
     oracle = QueryOracle(model, y, p.budget)
     run = _Run(oracle, flat, tuple(x.shape[1:]), threat, p)
     x_adv, found, dist = run.attack()
-    return AttackResult(
-        attack="hopskipjump",
-        norm="l2",
-        eps=None,
-        x_adv=x_adv.reshape(x.shape).astype(np.float32),
-        success=found,
-        distance=np.where(found, dist, np.inf),
-        queries=oracle.used.copy(),
-    )
+    return run.result("hopskipjump", "l2", None, x_adv.reshape(x.shape), found, dist)
 
 
-class _Run:
+class _Run(BatchedRun[HopSkipJumpParams]):
     """State of one batched attack: originals, current adversarials, distances, budget."""
 
     def __init__(
@@ -106,10 +98,7 @@ class _Run:
         threat: ThreatModel,
         params: HopSkipJumpParams,
     ) -> None:
-        import numpy as np
-
-        self.oracle, self.x, self.shape, self.threat, self.p = oracle, x, shape, threat, params
-        self.rng = np.random.default_rng(params.seed)
+        super().__init__(oracle, x, shape, threat, params)
         self.d = x.shape[1]
         self.theta = params.gamma / (self.d * math.sqrt(self.d))
         self.search_steps = math.ceil(math.log2(1.0 / self.theta)) + 1

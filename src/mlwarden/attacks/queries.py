@@ -4,19 +4,24 @@ Black-box attacks keep per-sample state in arrays and ask about many samples' ca
 points in ONE model call; :class:`QueryOracle` splits very large calls into chunks, counts
 queries per sample (the budget of each sample is enforced by the attacks through
 :meth:`QueryOracle.remaining`) and turns answers into decisions or margins.
+:class:`BatchedRun` is the state and the result that HopSkipJump and Square share.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
+from mlwarden.attacks.results import AttackResult
 from mlwarden.models.base import Capability, require
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from mlwarden.attacks.threat import Norm, ThreatModel
     from mlwarden.models.base import Classifier
+
+P = TypeVar("P")
 
 
 class QueryOracle:
@@ -104,3 +109,43 @@ class QueryOracle:
         true = scores[rows, labels].copy()
         scores[rows, labels] = -np.inf
         return np.asarray(true - scores.max(axis=1))
+
+
+class BatchedRun(Generic[P]):
+    """State every batched black-box attack keeps: the oracle, the originals, the threat
+    model, its parameters (with a ``seed``) and a random generator seeded from them."""
+
+    def __init__(
+        self,
+        oracle: QueryOracle,
+        x: NDArray[np.float32],
+        shape: tuple[int, ...],
+        threat: ThreatModel,
+        params: P,
+    ) -> None:
+        import numpy as np
+
+        self.oracle, self.x, self.shape, self.threat, self.p = oracle, x, shape, threat, params
+        self.rng = np.random.default_rng(getattr(params, "seed", 0))
+
+    def result(
+        self,
+        attack: str,
+        norm: Norm,
+        eps: float | None,
+        x_adv: NDArray[np.floating],
+        found: NDArray[np.bool_],
+        dist: NDArray[np.floating],
+    ) -> AttackResult:
+        """The :class:`AttackResult` of the run (distance ``inf`` where nothing was found)."""
+        import numpy as np
+
+        return AttackResult(
+            attack=attack,
+            norm=norm,
+            eps=eps,
+            x_adv=x_adv.astype(np.float32),
+            success=found,
+            distance=np.where(found, dist, np.inf),
+            queries=self.oracle.used.copy(),
+        )

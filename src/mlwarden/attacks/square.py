@@ -15,8 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mlwarden.attacks.queries import QueryOracle
-from mlwarden.attacks.results import AttackResult
+from mlwarden.attacks.queries import BatchedRun, QueryOracle
 from mlwarden.attacks.threat import distances
 from mlwarden.errors import UsageError
 
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from mlwarden.attacks.results import AttackResult
     from mlwarden.attacks.threat import ThreatModel
     from mlwarden.models.base import Classifier
 
@@ -96,18 +96,10 @@ def square_attack(
     x_best, found = run.attack()
     x_adv = np.where(found[:, None, None, None], x_best, x4).reshape(x.shape)
     dist = distances(x, x_adv, threat.norm)
-    return AttackResult(
-        attack="square",
-        norm=threat.norm,
-        eps=threat.eps,
-        x_adv=x_adv.astype(np.float32),
-        success=found,
-        distance=np.where(found, dist, np.inf),
-        queries=oracle.used.copy(),
-    )
+    return run.result("square", threat.norm, threat.eps, x_adv, found, dist)
 
 
-class _Run:
+class _Run(BatchedRun[SquareParams]):
     def __init__(
         self,
         oracle: QueryOracle,
@@ -116,10 +108,7 @@ class _Run:
         threat: ThreatModel,
         params: SquareParams,
     ) -> None:
-        import numpy as np
-
-        self.oracle, self.x, self.shape, self.threat, self.p = oracle, x, shape, threat, params
-        self.rng = np.random.default_rng(params.seed)
+        super().__init__(oracle, x, shape, threat, params)
         self.n, self.c, self.h, self.w = x.shape
 
     def _margins(self, x4: NDArray[np.floating], owners: NDArray[np.intp]) -> NDArray[np.float64]:
