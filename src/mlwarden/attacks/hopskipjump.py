@@ -90,17 +90,9 @@ def hopskipjump(
 class _Run(BatchedRun[HopSkipJumpParams]):
     """State of one batched attack: originals, current adversarials, distances, budget."""
 
-    def __init__(
-        self,
-        oracle: QueryOracle,
-        x: NDArray[np.float32],
-        shape: tuple[int, ...],
-        threat: ThreatModel,
-        params: HopSkipJumpParams,
-    ) -> None:
-        super().__init__(oracle, x, shape, threat, params)
-        self.d = x.shape[1]
-        self.theta = params.gamma / (self.d * math.sqrt(self.d))
+    def prepare(self) -> None:
+        self.d = self.x.shape[1]
+        self.theta = self.p.gamma / (self.d * math.sqrt(self.d))
         self.search_steps = math.ceil(math.log2(1.0 / self.theta)) + 1
         self.reserve = self.search_steps + 12  # one binary search + one geometric search
 

@@ -127,6 +127,10 @@ class BatchedRun(Generic[P]):
 
         self.oracle, self.x, self.shape, self.threat, self.p = oracle, x, shape, threat, params
         self.rng = np.random.default_rng(getattr(params, "seed", 0))
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Derived state of a subclass (called at the end of ``__init__``)."""
 
     def result(
         self,

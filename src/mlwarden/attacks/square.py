@@ -100,16 +100,8 @@ def square_attack(
 
 
 class _Run(BatchedRun[SquareParams]):
-    def __init__(
-        self,
-        oracle: QueryOracle,
-        x: NDArray[np.float32],
-        shape: tuple[int, ...],
-        threat: ThreatModel,
-        params: SquareParams,
-    ) -> None:
-        super().__init__(oracle, x, shape, threat, params)
-        self.n, self.c, self.h, self.w = x.shape
+    def prepare(self) -> None:
+        self.n, self.c, self.h, self.w = self.x.shape
 
     def _margins(self, x4: NDArray[np.floating], owners: NDArray[np.intp]) -> NDArray[np.float64]:
         return self.oracle.margins(x4.reshape((-1, *self.shape)), owners)

@@ -206,34 +206,23 @@ def sign_manifest(manifest: DataManifest, key: SigningKey) -> DataManifest:
     """``manifest`` with a signature over its canonical payload (DSSE PAE)."""
     from dataclasses import replace
 
-    from mlwarden.integrity.bundle import pae
+    from mlwarden.integrity.detached import sign_detached
 
-    sig = key.sign(pae(PAYLOAD_TYPE, manifest.canonical()))
-    signature = {
-        "payload_type": PAYLOAD_TYPE,
-        "key_kind": key.kind,
-        "key_hint": key.public.hint,
-        "sig": base64.b64encode(sig).decode("ascii"),
-    }
-    return replace(manifest, signature=signature)
+    return replace(manifest, signature=sign_detached(PAYLOAD_TYPE, manifest.canonical(), key))
 
 
 def verify_manifest(manifest: DataManifest, key: VerifyingKey) -> None:
     """Raise :class:`~mlwarden.integrity.errors.SignatureError` unless ``key`` signed it."""
-    from mlwarden.integrity.bundle import pae
-    from mlwarden.integrity.errors import Problem, SignatureError
+    from mlwarden.integrity.detached import verify_detached
 
-    sig = (manifest.signature or {}).get("sig")
-    if not sig:
-        raise SignatureError([Problem("DATA-PRV-002", "the data manifest is not signed")])
-    try:
-        raw = base64.b64decode(sig, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if not key.verify(raw, pae(PAYLOAD_TYPE, manifest.canonical())):
-        raise SignatureError(
-            [Problem("DATA-PRV-002", "the data manifest's signature does not verify with this key")]
-        )
+    verify_detached(
+        manifest.signature,
+        PAYLOAD_TYPE,
+        manifest.canonical(),
+        key,
+        rule_id="DATA-PRV-002",
+        what="data manifest",
+    )
 
 
 def read_manifest(path: str | Path) -> DataManifest:

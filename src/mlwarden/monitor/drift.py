@@ -81,16 +81,13 @@ class DriftOptions:
 
 
 @dataclass(frozen=True)
-class FeatureDrift:
-    """The tests of one column.
+class ColumnTest:
+    """The tests of one column, before the decision.
 
     Attributes:
         name: the column; ``kind``: numeric or categorical; ``test``: KS or chi-square.
         pvalue: the test's p-value (uncorrected); ``effects``: effect sizes by name.
         missing: share of missing values (reference, current) and the change's p-value.
-        drifted: significant after Holm and an effect at its floor; ``reasons`` says which.
-        missing_drifted: the missing share changed (significant and above its floor).
-        large: an effect reached ``large`` times its floor.
         shares: reference and current shares per display bin; ``bins``: their labels.
     """
 
@@ -100,12 +97,24 @@ class FeatureDrift:
     pvalue: float
     effects: dict[str, float]
     missing: tuple[float, float, float]
-    drifted: bool
-    missing_drifted: bool
-    large: bool
-    reasons: tuple[str, ...]
     shares: tuple[tuple[float, ...], tuple[float, ...]]
     bins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureDrift(ColumnTest):
+    """The tests of one column and the decision.
+
+    Attributes:
+        drifted: significant after Holm and an effect at its floor; ``reasons`` says which.
+        missing_drifted: the missing share changed (significant and above its floor).
+        large: an effect reached ``large`` times its floor.
+    """
+
+    drifted: bool = False
+    missing_drifted: bool = False
+    large: bool = False
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,19 +257,7 @@ def _progress(items: list[str], progress: Progress | None) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
-class _Raw:
-    name: str
-    kind: str
-    test: str
-    pvalue: float
-    effects: dict[str, float]
-    missing: tuple[float, float, float]
-    shares: tuple[tuple[float, ...], tuple[float, ...]]
-    bins: tuple[str, ...]
-
-
-def _test(sketch: Sketch, values: NDArray[Any]) -> _Raw:
+def _test(sketch: Sketch, values: NDArray[Any]) -> ColumnTest:
     if isinstance(sketch, NumericSketch):
         cur = sketch.bin(values)
         ref = sketch.reference()
@@ -280,7 +277,7 @@ def _test(sketch: Sketch, values: NDArray[Any]) -> _Raw:
     effects["psi"] = float(psi(ref_g, cur_g)[0])
     if effects.get("js") is None:
         effects["js"] = float(js_distance(ref_g, cur_g)[0])
-    return _Raw(
+    return ColumnTest(
         sketch.name,
         sketch.kind,
         test,
@@ -324,7 +321,7 @@ def _missing(ref: Binned, cur: Binned) -> tuple[float, float, float]:
     return ref.missing / max(n_ref, 1), cur.missing / max(n_cur, 1), pvalue
 
 
-def _decide(raw: list[_Raw], options: DriftOptions) -> list[FeatureDrift]:
+def _decide(raw: list[ColumnTest], options: DriftOptions) -> list[FeatureDrift]:
     """Holm across every test of the run, then the effect-size floors."""
     pvalues = np.array([r.pvalue for r in raw] + [r.missing[2] for r in raw])
     rejected = holm(pvalues, options.alpha) if len(pvalues) else np.zeros(0, bool)
@@ -343,18 +340,11 @@ def _decide(raw: list[_Raw], options: DriftOptions) -> list[FeatureDrift]:
         )
         out.append(
             FeatureDrift(
-                r.name,
-                r.kind,
-                r.test,
-                r.pvalue,
-                r.effects,
-                r.missing,
-                drifted,
-                missing_drifted,
-                large and (drifted or missing_drifted),
-                reasons if (drifted or missing_drifted) else (),
-                r.shares,
-                r.bins,
+                **vars(r),
+                drifted=drifted,
+                missing_drifted=missing_drifted,
+                large=large and (drifted or missing_drifted),
+                reasons=reasons if (drifted or missing_drifted) else (),
             )
         )
     return out

@@ -10,8 +10,6 @@ sample binned the same way, so a saved profile tests new data without the refere
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 from collections import Counter
@@ -200,33 +198,22 @@ class DriftProfile:
 
     def sign(self, key: SigningKey) -> DriftProfile:
         """This profile with a signature by ``key`` over :meth:`canonical`."""
-        from mlwarden.integrity.bundle import pae
+        from mlwarden.integrity.detached import sign_detached
 
-        sig = key.sign(pae(PAYLOAD_TYPE, self.canonical()))
-        signature = {
-            "payload_type": PAYLOAD_TYPE,
-            "key_kind": key.kind,
-            "key_hint": key.public.hint,
-            "sig": base64.b64encode(sig).decode("ascii"),
-        }
-        return replace(self, signature=signature)
+        return replace(self, signature=sign_detached(PAYLOAD_TYPE, self.canonical(), key))
 
     def verify(self, key: VerifyingKey) -> None:
         """Raise :class:`~mlwarden.integrity.errors.SignatureError` unless ``key`` signed it."""
-        from mlwarden.integrity.bundle import pae
-        from mlwarden.integrity.errors import Problem, SignatureError
+        from mlwarden.integrity.detached import verify_detached
 
-        sig = (self.signature or {}).get("sig")
-        if not sig:
-            raise SignatureError([Problem("DRIFT-PRF-001", "the drift profile is not signed")])
-        try:
-            raw = base64.b64decode(sig, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if not key.verify(raw, pae(PAYLOAD_TYPE, self.canonical())):
-            raise SignatureError(
-                [Problem("DRIFT-PRF-001", "the drift profile's signature does not verify")]
-            )
+        verify_detached(
+            self.signature,
+            PAYLOAD_TYPE,
+            self.canonical(),
+            key,
+            rule_id="DRIFT-PRF-001",
+            what="drift profile",
+        )
 
 
 def build_profile(
