@@ -15,6 +15,33 @@ Floats = NDArray[np.float32]
 Labels = NDArray[np.int64]
 
 
+class CountingAdapter:
+    """What most adapters keep the same way: the class count, the input shape, and a query
+    counter (every input that passes :meth:`_count` is one query)."""
+
+    _n_classes: int
+    _input_shape: tuple[int, ...]
+    _queries: int = 0
+
+    @property
+    def n_classes(self) -> int:
+        return self._n_classes
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._input_shape
+
+    @property
+    def queries(self) -> int:
+        return self._queries
+
+    def _count(self, x: Any) -> Floats:
+        """``x`` as a checked batch, counted as queries."""
+        batch = as_batch(x, self._input_shape)
+        self._queries += len(batch)
+        return batch
+
+
 def as_batch(x: Any, input_shape: tuple[int, ...]) -> Floats:
     """``x`` as a C-contiguous float32 array of shape ``(n, *input_shape)``, or an error."""
     try:

@@ -8,14 +8,20 @@ from typing import Any
 import numpy as np
 
 from mlwarden.errors import UsageError
-from mlwarden.models._arrays import Floats, Labels, argmax_labels, as_batch, normalize_rows
+from mlwarden.models._arrays import (
+    CountingAdapter,
+    Floats,
+    Labels,
+    argmax_labels,
+    normalize_rows,
+)
 from mlwarden.models.base import UNCERTAIN, Capability, MissingCapability
 from mlwarden.models.errors import ModelOutputError
 
 PredictFn = Callable[[Floats], Any]
 
 
-class CallableClassifier:
+class CallableClassifier(CountingAdapter):
     """A classifier made of functions on batches.
 
     Args:
@@ -55,21 +61,9 @@ class CallableClassifier:
             caps.add(Capability.PREDICT_PROBA)
         return frozenset(caps)
 
-    @property
-    def n_classes(self) -> int:
-        return self._n_classes
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self._input_shape
-
-    @property
-    def queries(self) -> int:
-        return self._queries
-
     def predict(self, x: Floats) -> Labels:
         """Class indices from ``fn_predict`` (or the argmax of ``fn_proba``)."""
-        batch = self._batch(x)
+        batch = self._count(x)
         if len(batch) == 0:
             return np.zeros(0, dtype=np.int64)
         if self.fn_predict is None:
@@ -89,12 +83,7 @@ class CallableClassifier:
         """Probabilities from ``fn_proba``."""
         if self.fn_proba is None:
             raise MissingCapability("this CallableClassifier was given no fn_proba")
-        return self._proba(self._batch(x))
-
-    def _batch(self, x: Floats) -> Floats:
-        batch = as_batch(x, self._input_shape)
-        self._queries += len(batch)
-        return batch
+        return self._proba(self._count(x))
 
     def _proba(self, batch: Floats) -> Floats:
         if self.fn_proba is None:  # pragma: no cover - guarded by the callers

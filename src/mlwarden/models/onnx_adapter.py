@@ -17,11 +17,11 @@ import numpy as np
 
 from mlwarden.findings import Severity
 from mlwarden.models._arrays import (
+    CountingAdapter,
     Floats,
     LabelMap,
     Labels,
     argmax_labels,
-    as_batch,
     batch_slices,
     index_labels,
     normalize_rows,
@@ -48,7 +48,7 @@ class _Layout:
     zipmap: bool
 
 
-class OnnxClassifier:
+class OnnxClassifier(CountingAdapter):
     """An ONNX classifier, scanned before it is loaded.
 
     Args:
@@ -121,18 +121,6 @@ class OnnxClassifier:
             caps.add(Capability.LOGITS)
         return frozenset(caps)
 
-    @property
-    def n_classes(self) -> int:
-        return self._n_classes
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self._input_shape
-
-    @property
-    def queries(self) -> int:
-        return self._queries
-
     def predict(self, x: Floats) -> Labels:
         """Class indices: the argmax of the scores, or the mapped label output."""
         if self._layout.score_output is not None:
@@ -152,11 +140,6 @@ class OnnxClassifier:
             raise MissingCapability("this ONNX model answers probabilities, not logits")
         out: Floats = self._scores(self._count(x)).astype(np.float32)
         return out
-
-    def _count(self, x: Floats) -> Floats:
-        batch = as_batch(x, self._input_shape)
-        self._queries += len(batch)
-        return batch
 
     def _scores(self, batch: Floats) -> NDArrayF:
         if len(batch) == 0:

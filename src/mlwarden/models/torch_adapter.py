@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlwarden.models._arrays import Floats, Labels, as_batch, batch_slices
+from mlwarden.models._arrays import CountingAdapter, Floats, Labels, as_batch, batch_slices
 from mlwarden.models.base import Capability
 from mlwarden.models.errors import InputShapeError
 from mlwarden.models.threads import single_thread
@@ -24,7 +24,7 @@ _CAPABILITIES = frozenset(
 )
 
 
-class TorchClassifier:
+class TorchClassifier(CountingAdapter):
     """A ``torch.nn.Module`` that maps ``(n, *input_shape)`` inputs to ``(n, k)`` logits.
 
     Every call puts the module in eval mode (dropout off, batch-norm statistics frozen);
@@ -72,18 +72,6 @@ class TorchClassifier:
     @property
     def capabilities(self) -> frozenset[Capability]:
         return _CAPABILITIES
-
-    @property
-    def n_classes(self) -> int:
-        return self._n_classes
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self._input_shape
-
-    @property
-    def queries(self) -> int:
-        return self._queries
 
     @property
     def torch_module(self) -> torch.nn.Module:
