@@ -195,9 +195,8 @@ def run_drift(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -> 
         )
     from mlwarden.monitor.drift import detect_drift
     from mlwarden.monitor.drift_report import drift_report
-    from mlwarden.monitor.frame import load_frame
 
-    reference, cur = load_frame(inputs.train), load_frame(current)
+    reference, cur = _frame(inputs.train), _frame(current)
     labels = {inputs.label, "label", "target", "y", "class"}
     drop = [c for c in reference.names if c in labels]
     result = detect_drift(
@@ -210,6 +209,17 @@ def run_drift(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -> 
     note = "serving data" if inputs.serving else "held-out data (no --serving given)"
     evidence = {"drift": {**report.evidence["drift"], "current_data": note}}
     return replace(report, evidence=evidence)
+
+
+def _frame(spec: str) -> Any:
+    """A data file's columns, or a bundled dataset's features (named like its columns)."""
+    from mlwarden.datasets import DEMO_DATASETS, demo_dataset
+    from mlwarden.monitor.frame import as_frame, load_frame
+
+    if spec in DEMO_DATASETS and not Path(spec).exists():
+        data = demo_dataset(spec)
+        return as_frame(data.X.reshape(len(data.X), -1), list(data.feature_names) or None)
+    return load_frame(spec)
 
 
 def run_base_model(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -> Report:
