@@ -96,7 +96,9 @@ def _label(report: Report | None, default: str) -> str:
 def _default_title(sides: Sequence[Side]) -> str:
     if len(sides) > 1:
         return f"mlwarden report: {sides[0].label} vs {sides[1].label}"
-    return f"mlwarden {text(sides[0].report.command, 60)} report"
+    name = f"mlwarden {text(sides[0].report.command, 60)} report"
+    label = sides[0].report.evidence.get("label")
+    return f"{name}: {text(label, 60)}" if isinstance(label, str) and label else name
 
 
 def _head(title: str) -> str:
