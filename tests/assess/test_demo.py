@@ -256,10 +256,11 @@ def test_check_story_names_the_risk_that_breaks_it(
     assert [p.split(":")[0] for p in problems] == [culprit]
 
 
-def test_check_story_accepts_warn_against_fail_and_ignores_unplanted_risks() -> None:
-    bad = {**VULNERABLE, "ML03": "warn", "ML01": "pass", "ML04": "pass"}
-    good = {"ML05": "warn", "ML01": "fail", "ML04": "fail"}
+def test_check_story_accepts_warn_against_fail_and_covers_every_risk() -> None:
+    bad = {**VULNERABLE, "ML03": "warn"}
+    good = {"ML05": "warn"}
     assert check_story(verdicts(**bad), verdicts(**good)) == []
+    assert {r.value for r in PLANTED} == set(RISK_IDS)
 
 
 # --------------------------------------------------------------------------- CLI outcomes

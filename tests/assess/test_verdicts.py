@@ -541,3 +541,68 @@ def test_bad_thresholds_in_a_config_file_are_a_config_error(tmp_path: Path) -> N
     path.write_text("[assess]\nmia_tpr_warn = 0.01\nextraction_budget = 500\n", encoding="utf-8")
     loaded = load_settings(path).assess
     assert (loaded.mia_tpr_warn, loaded.extraction_budget) == (0.01, 500)
+
+
+# --------------------------------------------------------------------------- served defences
+
+
+def _curve(*points: tuple[float, float]) -> dict[str, Any]:
+    return {"points": [{"eps": e, "robust_accuracy": a} for e, a in points]}
+
+
+def test_evasion_behind_served_defences_is_judged_by_the_adaptive_attack() -> None:
+    block = {
+        "target_eps": 0.1,
+        "clean_accuracy": 0.98,
+        "curves": [_curve((0.1, 0.30))],  # the model alone: fail
+        "defended": {
+            "clean_accuracy": 0.95,
+            "naive": _curve((0.1, 0.95)),
+            "adaptive": _curve((0.1, 0.90)),
+        },
+    }
+    judged = judge_evasion(block, AssessSettings())
+    assert judged is not None
+    assert judged.status is RiskStatus.PASS  # 0.90 / 0.95 keeps 95%
+    assert "behind the served defences" in judged.summary and "30.0%" in judged.summary
+    broken = {**block, "defended": {**block["defended"], "adaptive": _curve((0.1, 0.2))}}
+    assert judge_evasion(broken, AssessSettings()).status is RiskStatus.FAIL  # type: ignore[union-attr]
+    bare = {k: v for k, v in block.items() if k != "defended"}
+    assert judge_evasion(bare, AssessSettings()).status is RiskStatus.FAIL  # type: ignore[union-attr]
+
+
+def test_the_naive_vs_adaptive_gap_does_not_vote_once_the_adaptive_number_is_judged() -> None:
+    block = {
+        "target_eps": 0.1,
+        "clean_accuracy": 0.98,
+        "curves": [_curve((0.1, 0.97))],
+        "defended": {"clean_accuracy": 0.97, "adaptive": _curve((0.1, 0.96))},
+    }
+    report = Report(
+        command="assess attacks",
+        findings=(finding("AUD-EVA-002", "naive 0.9 but adaptive 0.2 at eps 0.2"),),
+        evidence={"evasion": {"risk": "ML01", **block}},
+    )
+    entry = entries([Outcome(step("attacks"), report=report)])["ML01"]
+    assert entry["status"] == "pass"
+    lint = Report(command="lint", findings=(finding("LINT-ML01-001", "no validation"),))
+    both = entries([Outcome(step("attacks"), report=report), Outcome(step("lint"), report=lint)])
+    assert both["ML01"]["status"] == "warn"  # other evidence still votes
+
+
+@pytest.mark.parametrize(
+    ("adversarial", "expected"),
+    [
+        ({}, []),
+        ({"squeezing_detector": True}, ["squeeze"]),
+        ({"min_confidence": 0.6}, ["threshold"]),
+        ({"squeezing_detector": True, "min_confidence": 0.6}, ["squeeze", "threshold"]),
+    ],
+)
+def test_the_policy_names_the_defences_the_attacks_go_through(
+    adversarial: dict[str, Any], expected: list[str]
+) -> None:
+    from mlwarden.assess.steps import served_defenses
+
+    policy = GatewayPolicy.model_validate({"adversarial": adversarial})
+    assert served_defenses(policy) == expected

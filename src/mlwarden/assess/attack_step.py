@@ -2,7 +2,9 @@
 
 Evasion runs on the held-out data; membership inference, attribute inversion and extraction
 also need the training records; the backdoor search runs when the model exposes logits
-(PyTorch). The model is opened with :func:`~mlwarden.models.loading.load_model`, which
+(PyTorch). When the gateway policy serves input defences (a squeezing detector, a
+confidence threshold), evasion also attacks the model behind them, adaptively. The model is
+opened with :func:`~mlwarden.models.loading.load_model`, which
 scans it first and refuses what the scanner flags: an unsafe model is not attacked, and
 the refusal is the step's note. ``quick`` trims budgets by about 4x for demos and CI.
 """
@@ -38,6 +40,9 @@ def run_attacks(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -
     model = _model(spec, inputs, test)
     single_thread()
     cfg = quick(settings.audit) if settings.assess.quick else settings.audit
+    if ctx.get("defenses"):  # attack the model as the gateway serves it
+        evasion = cfg.evasion.model_copy(update={"defenses": list(ctx["defenses"])})
+        cfg = cfg.model_copy(update={"evasion": evasion})
     common = {
         "on_event": ctx.get("on_event"),
         "model_name": spec,

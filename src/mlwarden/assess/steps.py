@@ -116,9 +116,10 @@ STEPS: tuple[Step, ...] = (
     Step("lint", "code lint", (R.ML06,)),
     Step("data", "training-data checks", (R.ML02,)),
     Step("drift", "training-serving drift", (R.ML08,)),
+    # The policy review comes before the attacks: they attack the defences it serves.
+    Step("policy", "gateway policy review", (R.ML01, R.ML03, R.ML05, R.ML08, R.ML09, R.ML10)),
     Step("attacks", "attacks", (R.ML01, R.ML03, R.ML04, R.ML05, R.ML07)),
     Step("base_model", "base-model source", (R.ML07,), owns_findings=True),
-    Step("policy", "gateway policy review", (R.ML01, R.ML03, R.ML05, R.ML08, R.ML09, R.ML10)),
     Step("endpoint", "live endpoint checks", (R.ML05, R.ML09)),
 )
 
@@ -251,10 +252,19 @@ def run_policy(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) ->
     if not inputs.policy:
         raise Skip("no gateway policy was given", "--policy mlwarden.toml")
     from mlwarden.assess.policy_review import review_policy
+    from mlwarden.config import load_settings
 
     report = review_policy(inputs.policy)
     ctx["policy"] = report.evidence["gateway_policy"]["controls"]
+    ctx["defenses"] = served_defenses(load_settings(inputs.policy).gateway)
     return report
+
+
+def served_defenses(policy: Any) -> list[str]:
+    """The evasion probe's names of the input defences a gateway policy serves."""
+    adversarial = policy.adversarial
+    names = ["squeeze"] if adversarial.squeezing_detector else []
+    return names + (["threshold"] if adversarial.min_confidence > 0 else [])
 
 
 def run_endpoint(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -> Report:

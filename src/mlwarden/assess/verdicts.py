@@ -29,8 +29,17 @@ if TYPE_CHECKING:
     from mlwarden.assess.settings import AssessSettings
 
 #: Attack findings whose number the assessment judges with its own thresholds.
+#: AUD-EVA-002 (naive vs adaptive gap) is among them: the verdict uses the adaptive number.
 JUDGED_HERE = frozenset(
-    {"AUD-EVA-001", "AUD-EVA-003", "AUD-MIA-001", "AUD-MIA-002", "AUD-INV-001", "AUD-EXT-001"}
+    {
+        "AUD-EVA-001",
+        "AUD-EVA-002",
+        "AUD-EVA-003",
+        "AUD-MIA-001",
+        "AUD-MIA-002",
+        "AUD-INV-001",
+        "AUD-EXT-001",
+    }
 )
 #: Rule prefix of the check whose numbers summarise a risk (its findings are not repeated).
 _OWN_PREFIX = {RiskId.ML02: "DATA-", RiskId.ML08: "DRIFT-"}
@@ -98,25 +107,42 @@ def served_policy(controls: dict[str, Any] | None) -> str:
     return f"rounded:{decimals}" if decimals.isdigit() and int(decimals) <= 4 else "probabilities"
 
 
+def _robust_at(curves: list[dict[str, Any]], eps: float | None) -> float | None:
+    """The lowest robust accuracy at ``eps`` over the curves (attack modes)."""
+    found = [
+        float(point["robust_accuracy"])
+        for curve in curves
+        for point in curve.get("points", [])
+        if eps is not None and abs(float(point["eps"]) - float(eps)) < 1e-9
+    ]
+    return min(found) if found else None
+
+
 def judge_evasion(block: dict[str, Any], cfg: AssessSettings) -> Judgement | None:
+    """Robust/clean accuracy at eps; of the model behind its served defences when there are
+    any (the adaptive attack's number: what an attacker of the gateway gets)."""
     eps = cfg.robust_eps or block.get("target_eps")
-    clean = float(block.get("clean_accuracy") or 0.0)
-    worst_acc: float | None = None
-    for curve in block.get("curves", []):
-        for point in curve.get("points", []):
-            if eps is not None and abs(float(point["eps"]) - float(eps)) < 1e-9:
-                acc = float(point["robust_accuracy"])
-                worst_acc = acc if worst_acc is None else min(worst_acc, acc)
-    if worst_acc is None or clean <= 0:
+    bare = _robust_at(block.get("curves", []), eps)
+    defended = block.get("defended") or {}
+    robust = _robust_at([defended["adaptive"]], eps) if defended.get("adaptive") else None
+    clean = float((defended or block).get("clean_accuracy") or 0.0)
+    if robust is None:
+        robust = bare
+    if robust is None or clean <= 0:
         return None
-    ratio = worst_acc / clean
+    ratio = robust / clean
     status = level(ratio, cfg.robust_warn, cfg.robust_fail, higher_is_worse=False)
+    served = " behind the served defences (adaptive attack)" if defended else ""
     summary = (
-        f"Robust accuracy {worst_acc:.1%} at eps {eps:g} (clean {clean:.1%}): the attacks keep "
-        f"{ratio:.0%} of the accuracy (warn below {cfg.robust_warn:.0%}, fail below "
+        f"Robust accuracy {robust:.1%} at eps {eps:g}{served} (clean {clean:.1%}): the attacks "
+        f"keep {ratio:.0%} of the accuracy (warn below {cfg.robust_warn:.0%}, fail below "
         f"{cfg.robust_fail:.0%})."
     )
-    facts = {"robust_accuracy": worst_acc, "eps": eps, "clean_accuracy": clean, "ratio": ratio}
+    if defended and bare is not None:
+        summary += f" The model alone keeps {bare:.1%}."
+    facts = {"robust_accuracy": robust, "eps": eps, "clean_accuracy": clean, "ratio": ratio}
+    if defended:
+        facts["undefended_robust_accuracy"] = bare
     return Judgement(status, summary, facts)
 
 

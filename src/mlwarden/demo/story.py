@@ -22,10 +22,12 @@ if TYPE_CHECKING:
     from mlwarden.config import Settings
     from mlwarden.demo.setups import Setup
 
-#: Risks the vulnerable setup plants, which the secure one mitigates.
+#: Risks the vulnerable setup plants, which the secure one mitigates (all ten).
 PLANTED = (
+    RiskId.ML01,
     RiskId.ML02,
     RiskId.ML03,
+    RiskId.ML04,
     RiskId.ML05,
     RiskId.ML06,
     RiskId.ML07,
