@@ -252,7 +252,10 @@ def _numeric(name: str, col: NDArray[np.float64], bins: int) -> NumericSketch:
     if hi <= lo:  # nearly constant: the full range, or a unit bin around the constant
         lo, hi = float(values.min()), float(values.max())
         if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
+            # A unit bin around the constant; relative for huge values, where +-0.5 is lost
+            # to rounding and the bins would have no width.
+            pad = max(0.5, abs(lo) * 1e-6)
+            lo, hi = lo - pad, hi + pad
     empty = NumericSketch(name, lo, hi, np.zeros(bins + 2, np.int64), 0, 0.0, 0.0, 0.0, 0.0)
     binned = empty.bin(values)
     return replace(
