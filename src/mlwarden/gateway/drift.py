@@ -12,7 +12,12 @@ import threading
 from typing import TYPE_CHECKING
 
 from mlwarden.gateway.policy import DriftPolicy
-from mlwarden.monitor.online import DriftVerdict, OnlineDriftMonitor
+from mlwarden.monitor.online import (
+    DriftVerdict,
+    OnlineDriftMonitor,
+    RowStore,
+    SharedDriftMonitor,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,17 +36,26 @@ class DriftGuard:
         profile: the reference profile.
         policy: the ``[gateway.drift]`` section.
         metrics: where gauges and alert counters go.
+        store: the window shared by all workers (Redis); ``None`` keeps it in this process.
     """
 
     def __init__(
-        self, profile: ReferenceProfile, policy: DriftPolicy, metrics: GatewayMetrics
+        self,
+        profile: ReferenceProfile,
+        policy: DriftPolicy,
+        metrics: GatewayMetrics,
+        store: RowStore | None = None,
     ) -> None:
-        self.monitor = OnlineDriftMonitor(
-            profile,
-            window=policy.window,
-            check_every=policy.check_every,
-            alpha=policy.alpha,
-            min_effect=policy.min_effect,
+        window, every = policy.window, policy.check_every
+        alpha, effect = policy.alpha, policy.min_effect
+        self.monitor: OnlineDriftMonitor | SharedDriftMonitor = (
+            OnlineDriftMonitor(
+                profile, window=window, check_every=every, alpha=alpha, min_effect=effect
+            )
+            if store is None
+            else SharedDriftMonitor(
+                profile, store, window=window, check_every=every, alpha=alpha, min_effect=effect
+            )
         )
         self.metrics = metrics
         self.drifting = False

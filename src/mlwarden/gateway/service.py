@@ -316,4 +316,9 @@ def _monitors(
     if policy.extraction.enabled:
         gw.extraction = _extraction(gw, policy, profile, rows)
     if policy.drift.enabled:
-        gw.drift = DriftGuard(profile, policy.drift, gw.metrics)
+        # With Redis (several workers) the window is shared; in one process it stays local.
+        shared = not policy.rate_limit.storage.startswith("memory://")
+        store = (
+            shared_state(policy.rate_limit.storage, f"mlwarden:{gw.name}")[0] if shared else None
+        )
+        gw.drift = DriftGuard(profile, policy.drift, gw.metrics, store)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +21,16 @@ from numpy.typing import NDArray
 from mlwarden.monitor.profile import ReferenceProfile
 from mlwarden.monitor.stats import chi2_two_sample, holm, psi
 
-__all__ = ["DriftVerdict", "OnlineDriftMonitor", "SlidingHistogram", "compare", "holm", "psi"]
+__all__ = [
+    "DriftVerdict",
+    "OnlineDriftMonitor",
+    "RowStore",
+    "SharedDriftMonitor",
+    "SlidingHistogram",
+    "compare",
+    "holm",
+    "psi",
+]
 
 
 @dataclass(frozen=True)
@@ -134,5 +144,67 @@ class OnlineDriftMonitor:
         self._due = self.window.seen + self.check_every
         self.last = compare(
             self.profile.counts, self.window.counts, alpha=self.alpha, min_effect=self.min_effect
+        )
+        return self.last
+
+
+class RowStore(Protocol):
+    """A capped list of byte rows shared by several processes (the gateway's Redis store)."""
+
+    def append(self, key: str, entries: list[bytes], keep: int) -> int:
+        """Add entries, keep the last ``keep``; return how many were ever added."""
+
+    def window(self, key: str) -> list[bytes]:
+        """The kept entries, oldest first."""
+
+
+class SharedDriftMonitor:
+    """:class:`OnlineDriftMonitor` over one window shared by every worker.
+
+    Each input's histogram slots (one byte per feature) go to ``store``; the worker whose
+    inputs carry the shared count across a multiple of ``check_every`` reads the window back
+    and runs the same tests, so that the decision covers all traffic, not one worker's share.
+    """
+
+    KEY = "__drift__"
+
+    def __init__(
+        self,
+        profile: ReferenceProfile,
+        store: RowStore,
+        *,
+        window: int = 1000,
+        check_every: int = 100,
+        alpha: float = 0.01,
+        min_effect: float = 0.1,
+    ) -> None:
+        self.profile = profile
+        self.store = store
+        self.size = window
+        self.check_every = check_every
+        self.alpha = alpha
+        self.min_effect = min_effect
+        self.last: DriftVerdict | None = None
+
+    def observe(
+        self,
+        x: NDArray[np.floating] | Sequence[Sequence[float]],
+        bins: NDArray[np.uint8] | None = None,
+    ) -> DriftVerdict | None:
+        """Add inputs; return a verdict when this call's inputs made a test due."""
+        idx = self.profile.bin_index(np.asarray(x)) if bins is None else bins
+        seen = self.store.append(self.KEY, [bytes(row.tobytes()) for row in idx], self.size)
+        before = seen - len(idx)
+        due = seen >= self.size and (
+            before < self.size or seen // self.check_every > before // self.check_every
+        )
+        if not due:
+            return None
+        rows = self.store.window(self.KEY)
+        d = self.profile.n_features
+        kept = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), d)
+        counts = self.profile.histogram(kept)
+        self.last = compare(
+            self.profile.counts, counts, alpha=self.alpha, min_effect=self.min_effect
         )
         return self.last
