@@ -6,9 +6,7 @@ below ``_LAZY`` load their modules (and numpy) on first use.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from mlwarden._lazy import lazy_names
 from mlwarden._version import __version__
 from mlwarden.assess import AssessInputs, assess
 from mlwarden.errors import MlwardenError
@@ -46,13 +44,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlwarden' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

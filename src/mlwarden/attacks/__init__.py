@@ -8,8 +8,7 @@ that importing a rules module of this package (as the rule catalogue does) stays
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from mlwarden._lazy import lazy_names
 
 _LAZY = {
     "audit": "mlwarden.attacks.api",
@@ -22,13 +21,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlwarden.attacks' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = [

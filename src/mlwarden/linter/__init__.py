@@ -12,8 +12,9 @@ engine in with it.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlwarden._lazy import lazy_names
 
 if TYPE_CHECKING:
     from mlwarden.linter.api import lint
@@ -23,10 +24,4 @@ __all__ = ["LintOptions", "lint"]
 _LAZY = {"lint": "mlwarden.linter.api", "LintOptions": "mlwarden.linter.options"}
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlwarden.linter' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY)

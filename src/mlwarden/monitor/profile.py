@@ -211,13 +211,18 @@ class ReferenceProfile:
     @classmethod
     def load(cls, path: str | Path) -> ReferenceProfile:
         """Read a profile written by :meth:`save`."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read reference profile {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path} is not a reference profile")
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_object(path, "reference profile"))
+
+
+def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; InputError naming ``what`` when it is anything else."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {what} {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a {what}")
+    return data
 
 
 def _with_counts(profile: ReferenceProfile, flat: NDArray[np.float64]) -> ReferenceProfile:

@@ -188,13 +188,9 @@ class DriftProfile:
     @classmethod
     def load(cls, path: str | Path) -> DriftProfile:
         """Read a profile written by :meth:`save`."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read drift profile {path}: {exc}") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path} is not a drift profile")
-        return cls.from_dict(data)
+        from mlwarden.monitor.profile import read_json_object
+
+        return cls.from_dict(read_json_object(path, "drift profile"))
 
     def sign(self, key: SigningKey) -> DriftProfile:
         """This profile with a signature by ``key`` over :meth:`canonical`."""
