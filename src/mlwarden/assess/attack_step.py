@@ -37,10 +37,13 @@ def run_attacks(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -
 
     test = _data(inputs.test, inputs.label)
     ctx["example"] = [float(v) for v in test["x"][0].reshape(-1)]
-    model = _model(spec, inputs, test)
+    model = _model(spec, inputs, test, settings)
     single_thread()
     cfg = quick(settings.audit) if settings.assess.quick else settings.audit
-    if ctx.get("defenses"):  # attack the model as the gateway serves it
+    caps: frozenset[Capability] = getattr(model, "capabilities", frozenset())
+    # A model file is attacked as the gateway would serve it; a live endpoint already applies
+    # its defences (wrapping it again would defend twice). The detectors need probabilities.
+    if ctx.get("defenses") and not inputs.endpoint and Capability.PREDICT_PROBA in caps:
         evasion = cfg.evasion.model_copy(update={"defenses": list(ctx["defenses"])})
         cfg = cfg.model_copy(update={"evasion": evasion})
     common = {
@@ -51,10 +54,7 @@ def run_attacks(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -
         "clip": test["clip"],
     }
     probes = ["evasion"]
-    if (
-        Capability.LOGITS in getattr(model, "capabilities", frozenset())
-        and test["image"] is not None
-    ):
+    if Capability.LOGITS in caps and test["image"] is not None:
         probes.append("backdoor")
     reports = [audit(model, test["x"], test["y"], probes, cfg, **common)]
     if inputs.train:
@@ -109,13 +109,16 @@ def _data(spec: str, label: str | None) -> dict[str, Any]:
     return {"x": table.X, "y": table.y, "image": None, "clip": None}
 
 
-def _model(spec: str, inputs: AssessInputs, data: dict[str, Any]) -> Any:
+def _model(spec: str, inputs: AssessInputs, data: dict[str, Any], settings: Settings) -> Any:
     from mlwarden.models.errors import ModelLoadError
     from mlwarden.models.loading import load_model
 
     kw: dict[str, Any] = {}
     if inputs.endpoint:
         kw["api_key"] = inputs.api_key
+        kw["max_retry_wait"] = settings.assess.max_retry_wait
+        if settings.assess.max_queries is not None:
+            kw["max_queries"] = settings.assess.max_queries
     try:
         return load_model(spec, **kw)
     except ModelLoadError as exc:

@@ -54,6 +54,15 @@ class AssessSettings(BaseModel):
     extraction_budget: int = Field(
         1000, ge=1, description="ML05: queries the extraction is judged at (per output policy)."
     )
+    max_queries: int | None = Field(
+        None, ge=1, description="Live endpoint: most samples the attacks may send (unset: no cap)."
+    )
+    max_retry_wait: float = Field(
+        10.0,
+        gt=0,
+        description="Live endpoint: longest Retry-After honoured; a gateway that throttles "
+        "for longer stops the attacks (and the report says so) instead of stalling them.",
+    )
 
     @model_validator(mode="before")
     @classmethod

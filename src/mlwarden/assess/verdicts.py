@@ -298,6 +298,9 @@ def _entry(
     summary = measured or _finding_summary(findings) or f"No finding ({', '.join(checks)})."
     if measured and others:
         summary += f" Also: {_finding_summary(others)}"
+    failed = [o.error for o in outcomes if risk in o.step.risks and o.error]
+    if failed:  # what was judged is partial: say what could not be measured
+        summary += f" Not measured: {failed[0]}."
     facts: dict[str, Any] = {"checks": ", ".join(checks), "findings": len(findings)}
     facts.update(judged.facts if judged else {})
     return {**entry, "status": status.value, "summary": summary, "evidence": facts}

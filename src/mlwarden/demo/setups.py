@@ -160,7 +160,12 @@ def _secure(root: Path, x_tr: Any, y_tr: Any, x_te: Any, y_te: Any, seed: int) -
     _write_code(root / "code", SECURE_CODE)
     data = root / "data"
     train = _save_data(data, "train", x_tr, y_tr)
-    policy = SECURE_POLICY.format(digest=digest, reference=train, key=keys / "gateway.pem")
+    # Absolute paths: `mlwarden serve --policy` may run from any folder.
+    policy = SECURE_POLICY.format(
+        digest=digest,
+        reference=Path(train).resolve().as_posix(),
+        key=(keys / "gateway.pem").resolve().as_posix(),
+    )
     (root / "mlwarden.toml").write_text(policy, encoding="utf-8")
     inputs = AssessInputs(
         model=str(art / "model.joblib"),
