@@ -110,3 +110,15 @@ def test_a_failed_attack_step_is_said_in_the_summaries_it_leaves_partial() -> No
     assert f"Not measured: {error}." in risks["ML01"]["summary"]
     assert risks["ML04"]["status"] == "not assessed" and risks["ML04"]["reason"] == error
     assert "Not measured" not in risks["ML09"]["summary"]  # the attacks do not speak to ML09
+
+
+def test_risks_the_attacks_did_not_reach_say_what_would_reach_them() -> None:
+    attacks = next(s for s in STEPS if s.id == "attacks")
+    evasion_only = Report(command="assess attacks", evidence={"evasion": {"risk": "ML01"}})
+    risks = risk_entries(
+        [Outcome(attacks, report=evasion_only)], load_settings(None, {}).assess, None
+    )
+    assert "logits" in risks["ML07"]["reason"] and ".pt" in risks["ML07"]["enable"]
+    for risk in ("ML03", "ML04", "ML05"):
+        assert "training records" in risks[risk]["reason"]
+        assert risks[risk]["enable"].startswith("--train D")

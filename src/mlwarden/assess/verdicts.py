@@ -350,6 +350,19 @@ def _finding_summary(findings: list[Finding]) -> str:
     return f"{worst_first[0].message}{more}."
 
 
+def _attack_gap(risk: RiskId) -> tuple[str, str]:
+    """Why the attacks ran but did not measure ``risk``, and what would make them."""
+    if risk is RiskId.ML07:
+        return (
+            "the backdoor search needs a model with logits (PyTorch) and image inputs",
+            "--model M.pt with image data (e.g. --test digits)",
+        )
+    return (
+        "the attacks ran without training records (membership, inversion and extraction need them)",
+        "--train D beside --test D",
+    )
+
+
 def _why_not(risk: RiskId, outcomes: list[Outcome]) -> tuple[str, str]:
     """Why no check examined ``risk`` (every reason, errors first) and what would enable it."""
     for outcome in outcomes:
@@ -362,14 +375,7 @@ def _why_not(risk: RiskId, outcomes: list[Outcome]) -> tuple[str, str]:
         if outcome.skip:
             reasons.append((outcome.skip, outcome.enable))
         elif outcome.step.id == "attacks" and outcome.report is not None:
-            what = "membership, inversion and extraction" if risk is not RiskId.ML07 else "it"
-            reasons.insert(
-                0,
-                (
-                    f"the attacks ran without training records ({what} need them)",
-                    "--train D beside --test D",
-                ),
-            )
+            reasons.insert(0, _attack_gap(risk))
     if not reasons:
         return "no check of this risk had its inputs", "see mlwarden assess --help"
     return "; ".join(r for r, _ in reasons), "; or ".join(e for _, e in reasons)
