@@ -334,6 +334,7 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "Evidently / mlwarden univariate": ratio(rows, "Evidently", uni),
         "scipy KS+PSI / mlwarden raw": ratio(rows, "scipy KS + PSI", raw),
         "scipy KS+PSI / mlwarden univariate": ratio(rows, "scipy KS + PSI", uni),
+        "scipy KS+PSI / mlwarden profile": ratio(rows, "scipy KS + PSI", prof),
         "mlwarden raw / mlwarden profile": ratio(rows, raw, prof),
         "mlwarden univariate / mlwarden profile": ratio(rows, uni, prof),
     }

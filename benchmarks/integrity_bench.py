@@ -276,20 +276,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     def change_one() -> None:
         victim.write_bytes(os.urandom(victim.stat().st_size))
 
+    sign_with_state = [
+        *(mlw, "sign", str(model), "--key", str(private)),
+        *("--out", str(out / "s.sig"), "--state", str(state)),
+    ]
     add(
         timed(
             "mlwarden sign --state (full)",
-            [
-                mlw,
-                "sign",
-                str(model),
-                "--key",
-                str(private),
-                "--out",
-                str(out / "s.sig"),
-                "--state",
-                str(state),
-            ],
+            sign_with_state,
             1,
             root,
             setup=lambda: state.unlink(missing_ok=True),
@@ -298,17 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     add(
         timed(
             "mlwarden sign --state (1 small file changed)",
-            [
-                mlw,
-                "sign",
-                str(model),
-                "--key",
-                str(private),
-                "--out",
-                str(out / "s.sig"),
-                "--state",
-                str(state),
-            ],
+            sign_with_state,
             r,
             root,
             setup=change_one,

@@ -44,42 +44,16 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_blackbox_audit_of_a_pickled_model_on_bundled_data(files: dict[str, Path]) -> None:
-    code, out = run(
-        "audit",
-        str(files["lr"]),
-        "--data",
-        "digits",
-        "--max-samples",
-        "20",
-        "--budget",
-        "100",
-        "--eps",
-        "0.2,0.3",
-        "--format",
-        "json",
-        "--no-progress",
-    )
+    base = ("audit", str(files["lr"]), "--data", "digits", "--max-samples", "20")
+    small = (*base, "--budget", "100", "--no-progress")
+    code, out = run(*small, "--eps", "0.2,0.3", "--format", "json")
     assert code == 1, out
     report = json.loads(out)
     assert report["command"] == "audit"
     assert {f["rule_id"] for f in report["findings"]} == {"AUD-EVA-003", "AUD-EVA-001"}
     assert report["evidence"]["evasion"]["mode"] == "blackbox"
     assert report["evidence"]["evasion"]["eps"] == [0.2, 0.3]
-    code, _ = run(
-        "audit",
-        str(files["lr"]),
-        "--data",
-        "digits",
-        "--max-samples",
-        "20",
-        "--budget",
-        "100",
-        "--eps",
-        "0.2",
-        "--fail-on",
-        "critical",
-        "--no-progress",
-    )
+    code, _ = run(*small, "--eps", "0.2", "--fail-on", "critical")
     assert code == 0
 
 

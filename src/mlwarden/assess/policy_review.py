@@ -35,8 +35,11 @@ def review_policy(policy_file: str | Path) -> Report:
     Raises:
         ConfigError: the file cannot be read or holds an invalid policy.
     """
-    policy = load_settings(policy_file).gateway
-    where = str(policy_file)
+    return review(load_settings(policy_file).gateway, str(policy_file))
+
+
+def review(policy: GatewayPolicy, where: str) -> Report:
+    """Findings for the controls ``policy`` (read from ``where``) leaves off."""
     findings = [_finding(rule, where, msg) for rule, msg in policy_problems(policy)]
     controls = controls_of(policy)
     return Report(
@@ -61,6 +64,7 @@ def controls_of(policy: GatewayPolicy) -> dict[str, Any]:
         "input_validation": policy.validation.enabled,
         "adversarial_defence": _defences(policy) or "off",
         "output": _output(policy),
+        "served_outputs": served_outputs(policy),
         "extraction_monitor": policy.extraction.action if policy.extraction.enabled else "off",
         "drift_monitor": policy.drift.enabled and bool(policy.reference),
         "audit_log": policy.audit.enabled,
@@ -84,6 +88,16 @@ def _output(policy: GatewayPolicy) -> str:
         return "label"
     top = f"top {out.top_k}, " if out.mode == "top_k" else ""
     return f"{out.mode} ({top}{out.decimals} decimals)"
+
+
+def served_outputs(policy: GatewayPolicy) -> str:
+    """The output policy as the extraction and membership probes name it."""
+    out = policy.output
+    if out.mode == "label":
+        return "label"
+    if out.mode == "top_k":
+        return f"top_k:{out.top_k}"
+    return f"rounded:{out.decimals}" if out.decimals <= 4 else "probabilities"
 
 
 def policy_problems(policy: GatewayPolicy) -> list[tuple[str, str]]:

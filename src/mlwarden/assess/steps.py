@@ -251,12 +251,13 @@ def run_base_model(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]
 def run_policy(inputs: AssessInputs, settings: Settings, ctx: dict[str, Any]) -> Report:
     if not inputs.policy:
         raise Skip("no gateway policy was given", "--policy mlwarden.toml")
-    from mlwarden.assess.policy_review import review_policy
+    from mlwarden.assess.policy_review import review
     from mlwarden.config import load_settings
 
-    report = review_policy(inputs.policy)
+    policy = load_settings(inputs.policy).gateway  # read once: reviewed, and attacked through
+    report = review(policy, inputs.policy)
     ctx["policy"] = report.evidence["gateway_policy"]["controls"]
-    ctx["defenses"] = served_defenses(load_settings(inputs.policy).gateway)
+    ctx["defenses"] = served_defenses(policy)
     return report
 
 

@@ -95,16 +95,7 @@ def level(value: float, warn: float, fail: float, higher_is_worse: bool = True) 
 
 def served_policy(controls: dict[str, Any] | None) -> str:
     """The extraction probe's name of the output the gateway serves (default: everything)."""
-    if not controls:
-        return "probabilities"
-    output = str(controls.get("output", "probabilities"))
-    if output == "label":
-        return "label"
-    if output.startswith("top_k"):
-        k = output.split("top ")[1].split(",")[0] if "top " in output else "1"
-        return f"top_k:{k}"
-    decimals = output.split("(")[-1].split(" ")[0] if "(" in output else "6"
-    return f"rounded:{decimals}" if decimals.isdigit() and int(decimals) <= 4 else "probabilities"
+    return str((controls or {}).get("served_outputs") or "probabilities")
 
 
 def _robust_at(curves: list[dict[str, Any]], eps: float | None) -> float | None:

@@ -61,7 +61,7 @@ def drift_command(reference: Path, current: Path | None, **flags: Any) -> None:
     if current is None and flags["save_profile"] is None:
         raise UsageError("give CURRENT data to test, or --save-profile to write a profile")
     try:
-        ref_data = _reference(reference, flags)
+        ref_data = _reference(reference, flags, settings.drift.bins)
     except VerificationError as exc:
         stderr_console().print(exc.diagnostics(), markup=False)
         sys.exit(ExitCode.FINDINGS)
@@ -74,7 +74,7 @@ def drift_command(reference: Path, current: Path | None, **flags: Any) -> None:
     sys.exit(ExitCode.OK if code is ExitCode.NOTHING_SCANNED else code)
 
 
-def _reference(reference: Path, flags: dict[str, Any]) -> Any:
+def _reference(reference: Path, flags: dict[str, Any], bins: int) -> Any:
     """The reference frame, or its verified profile; saves the profile when asked."""
     from mlwarden.monitor.frame import load_frame
     from mlwarden.monitor.sketch import DriftProfile, build_profile
@@ -88,11 +88,10 @@ def _reference(reference: Path, flags: dict[str, Any]) -> Any:
         raise UsageError("--profile-key checks a saved profile; REFERENCE is data")
     frame = load_frame(reference)
     if flags["save_profile"] is not None:
-        settings = load_settings(flags["config_file"])
         keep = [c.strip() for c in flags["columns"].split(",")] if flags["columns"] else None
         # Only the columns tested go into the profile (category labels of others never do).
         chosen = frame.select(keep, [c for c in flags["exclude"] if c in frame.names])
-        profile = build_profile(chosen, bins=settings.drift.bins)
+        profile = build_profile(chosen, bins=bins)
         key = signing_key(flags["sign_key"], flags["passphrase_env"])
         if key is not None:
             profile = profile.sign(key)

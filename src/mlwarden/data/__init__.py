@@ -6,8 +6,9 @@ Names are imported lazily: ``import mlwarden.data`` (and the config that holds
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlwarden._lazy import lazy_names
 
 _EXPORTS = {
     "DataCheck": "guard",
@@ -84,13 +85,7 @@ if TYPE_CHECKING:
     from mlwarden.data.settings import DataSettings
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlwarden.data' has no attribute {name!r}")
-    value = getattr(import_module(f"mlwarden.data.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {k: f"{__name__}.{v}" for k, v in _EXPORTS.items()})
 
 
 def __dir__() -> list[str]:

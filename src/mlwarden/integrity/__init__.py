@@ -8,8 +8,9 @@ stays light, and ``cryptography`` or ML frameworks load only when used.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlwarden._lazy import lazy_names
 
 _EXPORTS = {
     "HashOptions": "hashing",
@@ -120,13 +121,7 @@ if TYPE_CHECKING:
     from mlwarden.integrity.verify import VerificationResult, VerifyOptions, verify_model
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlwarden.integrity' has no attribute {name!r}")
-    value = getattr(import_module(f"mlwarden.integrity.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {k: f"{__name__}.{v}" for k, v in _EXPORTS.items()})
 
 
 def __dir__() -> list[str]:
